@@ -1,0 +1,151 @@
+//! Expansion: the user's item, unchanged, plus a shim that reaches the runtime only through
+//! `::wasmexport::__private`. Every entry here takes and returns `proc_macro2` tokens, so the
+//! whole macro can be driven outside the compiler (fuzzing, unit tests).
+
+use crate::ast::{self, Context, ExportArgs, ImportArgs};
+use crate::valid::{self, Export, Import};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::Type;
+use syn::spanned::Spanned;
+
+/// `#[wasmexport(attr)] item`.
+pub fn wasmexport(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
+    let args = syn::parse2::<ExportArgs>(attr);
+    let item = ast::parse_item(item);
+    match valid::export(args, &item, ctx) {
+        Ok(export) => export_shim(&export),
+        Err(e) => with_errors(valid::passthrough(&item, ctx), e),
+    }
+}
+
+/// `#[wasmexport::init] item`.
+pub fn init(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
+    let item = ast::parse_item(item);
+    match valid::init(attr, &item, ctx) {
+        Ok(func) => {
+            let ident = &func.sig.ident;
+            quote! {
+                #func
+                ::wasmexport::__private::inventory::submit! {
+                    ::wasmexport::__private::InitHook {
+                        run: #ident,
+                        module: ::core::module_path!(),
+                        file: ::core::file!(),
+                        line: ::core::line!(),
+                        column: ::core::column!(),
+                    }
+                }
+            }
+        }
+        Err(e) => with_errors(valid::passthrough(&item, ctx), e),
+    }
+}
+
+/// `#[wasmimport(module = "m", name = "n")] fn f(..) -> R;`.
+pub fn wasmimport(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
+    let args = syn::parse2::<ImportArgs>(attr);
+    let item = ast::parse_item(item);
+    match valid::import(args, &item) {
+        Ok(import) => import_wrapper(&import),
+        Err(e) => with_errors(valid::passthrough(&item, ctx), e),
+    }
+}
+
+fn with_errors(item: TokenStream, e: syn::Error) -> TokenStream {
+    let errors = e.to_compile_error();
+    quote!(#item #errors)
+}
+
+/// `<T as WasmType>`, spanned on the user's type so that the trait's
+/// `#[diagnostic::on_unimplemented]` message points at it (A6).
+fn wasm_type(ty: &Type) -> TokenStream {
+    quote_spanned!(ty.span()=> <#ty as ::wasmexport::__private::WasmType>)
+}
+
+fn export_shim(export: &Export) -> TokenStream {
+    let Export { name, func, params, ret } = export;
+    let sig = &func.sig;
+    let ident = &sig.ident;
+    let args: Vec<_> = (0..params.len()).map(|i| format_ident!("__wasmexport_arg{i}")).collect();
+    let abi_params = params.iter().map(|ty| {
+        let t = wasm_type(ty);
+        quote!(#t::Abi)
+    });
+    let from_abi = params.iter().zip(&args).map(|(ty, arg)| {
+        let t = wasm_type(ty);
+        quote!(#t::from_abi(#arg))
+    });
+    let mut call = quote!(#ident(#(#from_abi),*));
+    if sig.unsafety.is_some() {
+        // SAFETY (of the generated code): the export's contract is the host's to uphold,
+        // exactly as for a hand-written `unsafe extern "C"` export.
+        call = quote!(unsafe { #call });
+    }
+    if sig.asyncness.is_some() {
+        call = quote!(#call.await);
+    }
+    let (abi_ret, body) = match ret {
+        Some(ty) => {
+            let t = wasm_type(ty);
+            (quote!(-> #t::Abi), quote!(#t::into_abi(#call)))
+        }
+        None => (TokenStream::new(), call),
+    };
+    let run = if sig.asyncness.is_some() {
+        quote!(::wasmexport::__private::call_async(#name, async move { #body }))
+    } else {
+        quote!(::wasmexport::__private::call_sync(#name, move || #body))
+    };
+    quote! {
+        #func
+        const _: () = {
+            #[doc(hidden)]
+            #[unsafe(export_name = #name)]
+            extern "C" fn __wasmexport_shim(#(#args: #abi_params),*) #abi_ret {
+                #run
+            }
+        };
+    }
+}
+
+fn import_wrapper(import: &Import) -> TokenStream {
+    let Import { module, name, decl, params, ret } = import;
+    let attrs = &decl.attrs;
+    let sig = &decl.sig;
+    let ident = &sig.ident;
+    let pats: Vec<_> = params.iter().map(|(p, _)| p).collect();
+    let tys: Vec<_> = params.iter().map(|(_, t)| t).collect();
+    let abi_params = tys.iter().map(|ty| {
+        let t = wasm_type(ty);
+        quote!(#t::Abi)
+    });
+    let into_abi = params.iter().map(|(pat, ty)| {
+        let t = wasm_type(ty);
+        quote!(#t::into_abi(#pat))
+    });
+    let call = quote!(__wasmexport_import(#(#into_abi),*));
+    let (abi_ret, ret_ty, body) = match ret {
+        Some(ty) => {
+            let t = wasm_type(ty);
+            (quote!(-> #t::Abi), quote!(-> #ty), quote!(#t::from_abi(unsafe { #call })))
+        }
+        None => (TokenStream::new(), TokenStream::new(), quote!(unsafe { #call })),
+    };
+    let vis = &decl.vis;
+    quote! {
+        #(#attrs)*
+        #vis unsafe fn #ident(#(#pats: #tys),*) #ret_ty {
+            #[link(wasm_import_module = #module)]
+            unsafe extern "C" {
+                #[link_name = #name]
+                fn __wasmexport_import(#(#pats: #abi_params),*) #abi_ret;
+            }
+            // Marks a host call in flight, so that an export entered from inside it is known
+            // to be a re-entrant call (SPEC E7), not a stale state after a trap (E11).
+            let __wasmexport_call = ::wasmexport::__private::HostCall::enter();
+            // SAFETY: the caller of this `unsafe fn` upholds the host function's contract.
+            #body
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Attribute macros behind [`wasmexport`](https://docs.rs/wasmexport); depend on that crate,
+//! which re-exports them and holds the runtime the generated code calls.
+//!
+//! Each macro is three stages: `ast` parses, `valid` checks every rule with a spanned error,
+//! `expand` emits the item plus its shim. `context` tells free fns from associated ones.
+
+mod ast;
+mod context;
+mod expand;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Exports a free fn from the wasm module; see `wasmexport::wasmexport`.
+#[proc_macro_attribute]
+pub fn wasmexport(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let ctx = context_of(&item);
+    expand::wasmexport(attr.into(), item.into(), ctx).into()
+}
+
+/// Runs a fn once from `_initialize`; see `wasmexport::init`.
+#[proc_macro_attribute]
+pub fn init(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let ctx = context_of(&item);
+    expand::init(attr.into(), item.into(), ctx).into()
+}
+
+/// Declares a host import; see `wasmexport::wasmimport`.
+#[proc_macro_attribute]
+pub fn wasmimport(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let ctx = context_of(&item);
+    expand::wasmimport(attr.into(), item.into(), ctx).into()
+}
+
+fn context_of(item: &TokenStream) -> ast::Context {
+    let enclosing = match syn::parse::<syn::ItemFn>(item.clone()) {
+        Ok(f) => context::enclosing(&f.sig.ident),
+        Err(_) => match syn::parse::<syn::ForeignItemFn>(item.clone()) {
+            Ok(f) => context::enclosing(&f.sig.ident),
+            Err(_) => ast::Enclosing::FreeOrUnknown,
+        },
+    };
+    ast::Context { enclosing }
+}

@@ -1,0 +1,352 @@
+//! Validation: every rule of SPEC A2-A7 as a `syn::Error` on the offending token.
+//! All problems in one item are gathered, so one build reports them all (A10).
+
+use crate::ast::{Context, Enclosing, ExportArgs, ImportArgs, Item, Name};
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+
+/// `fn name`: the span A3 and friends point at.
+fn fn_name(sig: &Signature) -> TokenStream {
+    let (fn_token, ident) = (&sig.fn_token, &sig.ident);
+    quote!(#fn_token #ident)
+}
+use syn::spanned::Spanned;
+use syn::{FnArg, ItemFn, ReturnType, Signature, Type};
+
+/// The value types that may cross the boundary, as the messages list them.
+pub const ALLOWED: &str = "i32, u32, i64, u64, f32, f64, bool, *const T, *mut T (or an alias of one)";
+
+/// A validated `#[wasmexport]` fn.
+pub struct Export {
+    pub name: String,
+    pub func: ItemFn,
+    pub params: Vec<Type>,
+    pub ret: Option<Type>,
+}
+
+/// A validated `#[wasmimport]` declaration.
+pub struct Import {
+    pub module: String,
+    pub name: String,
+    pub decl: syn::ForeignItemFn,
+    pub params: Vec<(syn::Pat, Type)>,
+    pub ret: Option<Type>,
+}
+
+/// Gathers errors, combining them into one.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, span: impl ToTokens, msg: impl std::fmt::Display) {
+        self.add(syn::Error::new_spanned(span, msg));
+    }
+    fn push_at(&mut self, span: Span, msg: impl std::fmt::Display) {
+        self.add(syn::Error::new(span, msg));
+    }
+    fn add(&mut self, e: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+    fn finish<T>(self, ok: T) -> Result<T, syn::Error> {
+        match self.0 {
+            Some(e) => Err(e),
+            None => Ok(ok),
+        }
+    }
+}
+
+/// What to emit again next to the errors: the user's item, so that IDEs keep working and
+/// rustc does not add "cannot find function" errors on top of ours.
+pub fn passthrough(item: &Item, ctx: Context) -> TokenStream {
+    match item {
+        Item::Fn(f) => f.to_token_stream(),
+        // A bodiless fn is only valid inside a trait; elsewhere emitting it would add an error.
+        Item::Decl(d) if ctx.enclosing == Enclosing::Trait => d.to_token_stream(),
+        Item::Decl(_) => TokenStream::new(),
+        Item::Other(tokens) => tokens.clone(),
+    }
+}
+
+/// Validates `#[wasmexport(args)] item`.
+pub fn export(args: syn::Result<ExportArgs>, item: &Item, ctx: Context) -> syn::Result<Export> {
+    let mut errors = Errors::default();
+    let args = args.map_err(|e| errors.add(e)).ok();
+    let func = match item {
+        Item::Fn(f) => f,
+        Item::Decl(d) => {
+            errors.push(
+                fn_name(&d.sig),
+                "#[wasmexport] needs a fn with a body; to declare a host import use #[wasmimport]",
+            );
+            return Err(errors.0.unwrap_or_else(|| unreachable_error(d.span())));
+        }
+        Item::Other(tokens) => {
+            errors.push(tokens, "#[wasmexport] goes on a free `fn` item");
+            return Err(errors.0.unwrap_or_else(|| unreachable_error(tokens.span())));
+        }
+    };
+    let sig = &func.sig;
+    let name = match args.and_then(|a| a.name) {
+        Some(name) => name,
+        None => {
+            let ident = syn::ext::IdentExt::unraw(&sig.ident);
+            Name { value: ident.to_string(), span: sig.ident.span(), explicit: false }
+        }
+    };
+    check_name(&mut errors, &name, "export");
+    check_free(&mut errors, sig, ctx);
+    check_signature(&mut errors, sig, "#[wasmexport]");
+    let params = sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Typed(pt) => Some((*pt.ty).clone()),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let ret = result_type(&sig.output);
+    errors.finish(Export { name: name.value, func: func.clone(), params, ret })
+}
+
+/// Validates `#[wasmimport(args)] fn f(..) -> R;`.
+pub fn import(args: syn::Result<ImportArgs>, item: &Item) -> syn::Result<Import> {
+    let mut errors = Errors::default();
+    let args = args.map_err(|e| errors.add(e)).ok();
+    let decl = match item {
+        Item::Decl(d) => d,
+        Item::Fn(f) => {
+            errors.push(
+                &f.block,
+                "#[wasmimport] declares a host function: write `fn name(..) -> R;` without a body",
+            );
+            return Err(errors.0.unwrap_or_else(|| unreachable_error(f.span())));
+        }
+        Item::Other(tokens) => {
+            errors.push(tokens, "#[wasmimport] goes on a bodiless `fn name(..) -> R;` item");
+            return Err(errors.0.unwrap_or_else(|| unreachable_error(tokens.span())));
+        }
+    };
+    let sig = &decl.sig;
+    let (mut module, mut name) = (None, None);
+    if let Some(args) = args {
+        match args.module {
+            Some(m) => module = Some(m),
+            None => errors.push_at(args.span, "#[wasmimport] needs `module = \"...\"`, the import's module name"),
+        }
+        name = args.name;
+    }
+    let name = name.unwrap_or_else(|| {
+        let ident = syn::ext::IdentExt::unraw(&sig.ident);
+        Name { value: ident.to_string(), span: sig.ident.span(), explicit: false }
+    });
+    if let Some(m) = &module {
+        check_nonempty(&mut errors, m, "import module");
+    }
+    check_nonempty(&mut errors, &name, "import");
+    if let Some(abi) = &sig.asyncness {
+        errors.push(abi, "a #[wasmimport] fn cannot be `async`: host functions return synchronously");
+    }
+    check_signature(&mut errors, sig, "#[wasmimport]");
+    let mut params = Vec::new();
+    for arg in &sig.inputs {
+        match arg {
+            FnArg::Typed(pt) => params.push(((*pt.pat).clone(), (*pt.ty).clone())),
+            FnArg::Receiver(r) => errors.push(r, "a #[wasmimport] fn cannot take `self`"),
+        }
+    }
+    for (pat, _) in &params {
+        if !matches!(pat, syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none()) {
+            errors.push(pat, "#[wasmimport] parameters must be plain names");
+        }
+    }
+    let ret = result_type(&sig.output);
+    let module = module.map(|m| m.value).unwrap_or_default();
+    errors.finish(Import { module, name: name.value, decl: decl.clone(), params, ret })
+}
+
+/// Validates `#[wasmexport::init] fn f() { .. }`.
+pub fn init(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<ItemFn> {
+    let mut errors = Errors::default();
+    if !attr.is_empty() {
+        errors.push(&attr, "#[wasmexport::init] takes no arguments");
+    }
+    let Item::Fn(func) = item else {
+        let tokens = passthrough(item, ctx);
+        errors.push(&tokens, "#[wasmexport::init] goes on a free `fn name() { .. }`");
+        return Err(errors.0.unwrap_or_else(|| unreachable_error(tokens.span())));
+    };
+    let sig = &func.sig;
+    check_free(&mut errors, sig, ctx);
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.push(&sig.generics, "an init fn cannot be generic");
+    }
+    if let Some(a) = &sig.asyncness {
+        errors.push(a, "an init fn cannot be `async`; spawn a task from it with wasmexport::spawn");
+    }
+    if let Some(u) = &sig.unsafety {
+        errors.push(u, "an init fn cannot be `unsafe`: the runtime calls it with no preconditions");
+    }
+    if let Some(abi) = &sig.abi {
+        errors.push(abi, "an init fn is a plain Rust fn: remove the `extern` ABI");
+    }
+    for arg in sig.inputs.iter().filter(|a| matches!(a, FnArg::Typed(_))) {
+        errors.push(arg, "an init fn takes no parameters");
+    }
+    if result_type(&sig.output).is_some() {
+        errors.push(&sig.output, "an init fn returns nothing");
+    }
+    errors.finish(func.clone())
+}
+
+/// A3: methods and associated fns are refused.
+fn check_free(errors: &mut Errors, sig: &Signature, ctx: Context) {
+        let inside = match ctx.enclosing {
+        Enclosing::Impl => Some("an `impl` block"),
+        Enclosing::Trait => Some("a `trait`"),
+        Enclosing::FreeOrUnknown => None,
+    };
+    if let Some(inside) = inside {
+        errors.push(
+            fn_name(sig),
+            format!(
+                "only free functions can be exported, and this fn is inside {inside}; \
+                 move it to module level (wrap a method in a free fn that calls it)"
+            ),
+        );
+    } else if let Some(FnArg::Receiver(r)) = sig.inputs.first() {
+        errors.push(
+            r,
+            "methods cannot be exported: only free functions can (wrap the method in a free fn that calls it)",
+        );
+    }
+}
+
+/// A2 and A4 for export names.
+fn check_name(errors: &mut Errors, name: &Name, what: &str) {
+    check_nonempty(errors, name, what);
+    if matches!(name.value.as_str(), "_start" | "_initialize") {
+        let from = if name.explicit { "" } else { " (taken from the fn name; give another with #[wasmexport(\"name\")])" };
+        errors.push_at(
+            name.span,
+            format!(
+                "`{}` is reserved: the runtime defines it for the WASI host{from}",
+                name.value
+            ),
+        );
+    }
+}
+
+fn check_nonempty(errors: &mut Errors, name: &Name, what: &str) {
+    if name.value.is_empty() {
+        errors.push_at(name.span, format!("the {what} name cannot be empty"));
+    } else if name.value.contains('\0') {
+        errors.push_at(name.span, format!("the {what} name cannot contain a NUL character"));
+    }
+}
+
+/// A5 and A7: generics, variadics, ABI, and the parameter and result types.
+fn check_signature(errors: &mut Errors, sig: &Signature, what: &str) {
+    if !sig.generics.params.is_empty() {
+        errors.push(
+            &sig.generics.params,
+            format!("a {what} fn cannot have generic or lifetime parameters: a wasm signature is fixed"),
+        );
+    }
+    if let Some(w) = &sig.generics.where_clause {
+        errors.push(w, format!("a {what} fn cannot have a where clause"));
+    }
+    if let Some(v) = &sig.variadic {
+        errors.push(v, format!("a {what} fn cannot be variadic"));
+    }
+    if let Some(abi) = &sig.abi
+        && let Some(lit) = &abi.name
+        && lit.value() != "C"
+    {
+        errors.push(abi, format!("a {what} fn uses the \"C\" ABI; \"{}\" is not allowed", lit.value()));
+    }
+    for arg in &sig.inputs {
+        if let FnArg::Typed(pt) = arg {
+            if let Err(e) = check_type(&pt.ty) {
+                errors.add(e);
+            }
+        }
+    }
+    if let ReturnType::Type(_, ty) = &sig.output {
+        if let Type::Never(n) = &**ty {
+            errors.push(n, format!("a {what} fn must return; use `()` or one of: {ALLOWED}"));
+        } else if result_type(&sig.output).is_some() {
+            if let Err(e) = check_type(ty) {
+                errors.add(e);
+            }
+        }
+    }
+}
+
+/// `None` for no result or `()`.
+pub fn result_type(out: &ReturnType) -> Option<Type> {
+    match out {
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) => match &**ty {
+            Type::Tuple(t) if t.elems.is_empty() => None,
+            Type::Paren(p) => result_type(&ReturnType::Type(Default::default(), p.elem.clone())),
+            _ => Some((**ty).clone()),
+        },
+    }
+}
+
+/// A5 by spelling. Paths that are not primitives (aliases, user types) pass here and are
+/// checked by the `WasmType` trait in the expansion (A6).
+fn check_type(ty: &Type) -> syn::Result<()> {
+    let refuse = |why: &str| {
+        Err(syn::Error::new_spanned(
+            ty,
+            format!("{why} cannot cross the wasm boundary; allowed types: {ALLOWED}"),
+        ))
+    };
+    match ty {
+        Type::Paren(p) => check_type(&p.elem),
+        Type::Group(g) => check_type(&g.elem),
+        Type::Path(p) if p.qself.is_none() => {
+            let Some(ident) = p.path.get_ident() else { return Ok(()) };
+            match ident.to_string().as_str() {
+                "i32" | "u32" | "i64" | "u64" | "f32" | "f64" | "bool" => Ok(()),
+                prim @ ("u8" | "i8" | "u16" | "i16") => {
+                    refuse(&format!("`{prim}` (wasm has no {prim}; take a u32 or i32 and convert)"))
+                }
+                prim @ ("usize" | "isize") => {
+                    refuse(&format!("`{prim}` (its width is the target's; say i32/u32 or i64/u64)"))
+                }
+                prim @ ("u128" | "i128" | "char" | "str" | "String") => refuse(&format!("`{prim}`")),
+                _ => Ok(()),
+            }
+        }
+        Type::Ptr(p) => match &*p.elem {
+            Type::Slice(_) | Type::TraitObject(_) => {
+                refuse("a pointer to an unsized type (two words wide)")
+            }
+            Type::Path(inner) if inner.path.is_ident("str") => {
+                refuse("a pointer to an unsized type (two words wide)")
+            }
+            _ => Ok(()),
+        },
+        Type::Reference(_) => refuse("a reference (pass a raw pointer)"),
+        Type::Slice(_) | Type::Array(_) => refuse("a slice or array"),
+        Type::Tuple(t) if t.elems.is_empty() => refuse("`()` as a parameter"),
+        Type::Tuple(_) => refuse("a tuple (wasmexport returns at most one value)"),
+        Type::ImplTrait(_) => refuse("`impl Trait`"),
+        Type::TraitObject(_) => refuse("a trait object"),
+        Type::BareFn(_) => refuse("a fn pointer"),
+        Type::Never(_) => refuse("`!`"),
+        Type::Infer(_) => refuse("`_`"),
+        Type::Macro(_) => refuse("a macro in type position"),
+        _ => refuse("this type"),
+    }
+}
+
+/// Every early return above pushes an error first; this keeps the code panic-free anyway.
+fn unreachable_error(span: Span) -> syn::Error {
+    syn::Error::new(span, "wasmexport: invalid item")
+}

@@ -1,0 +1,97 @@
+//! `_initialize` (SPEC M1, M2): constructors once, the panic hook, then every
+//! `#[wasmexport::init]` fn once, in declaration order within a crate.
+
+use crate::call::{Poison, STATE, current_export};
+use crate::trap::report;
+
+/// One `#[wasmexport::init]` fn, registered by a static constructor that the macro emits.
+#[doc(hidden)]
+pub struct InitHook {
+    /// The fn to run.
+    pub run: fn(),
+    /// `module_path!()` where it was declared; its first segment is the crate.
+    pub module: &'static str,
+    /// `file!()`, `line!()` and `column!()` of the declaration: the order within a crate.
+    pub file: &'static str,
+    /// See `file`.
+    pub line: u32,
+    /// See `file`.
+    pub column: u32,
+}
+
+inventory::collect!(InitHook);
+
+/// The reactor's `_initialize` export.
+///
+/// Calling it again does nothing, as does calling it from inside an init hook.
+#[cfg(target_family = "wasm")]
+#[unsafe(export_name = "_initialize")]
+extern "C" fn _initialize() {
+    initialize();
+}
+
+/// Runs the module's initialization once; later calls return at once. `_initialize` calls it;
+/// host-side tests (where there is no `_initialize` export) call it directly.
+pub fn initialize() {
+    if STATE.with(|s| s.initialized.replace(true)) {
+        return;
+    }
+    run_ctors_once();
+    install_panic_hook();
+    STATE.with(|s| s.export.set("_initialize"));
+    for hook in hooks_in_order() {
+        (hook.run)();
+    }
+    STATE.with(|s| s.export.set(""));
+}
+
+/// wasm-ld synthesizes `__wasm_call_ctors` to run static constructors (including the ones that
+/// register init hooks). Referencing it from an export also tells wasm-ld that the module runs
+/// its constructors itself, so it does not wrap every export in a `NAME.command_export` shim.
+///
+/// wit-bindgen-rt's `run_ctors_once` does the same in ten lines, but every version of that crate
+/// (checked 0.24 to 0.44) also defines `#[no_mangle] cabi_realloc` symbols, which rustc exports
+/// from every cdylib that links it: that breaks SPEC M1 (no exports but the user's, `memory`
+/// and `_initialize`). So the call is made here; `initialize` guards it to run once.
+fn run_ctors_once() {
+    #[cfg(target_family = "wasm")]
+    {
+        unsafe extern "C" {
+            fn __wasm_call_ctors();
+        }
+        // SAFETY: the linker's own constructor runner; `initialize` calls this at most once per
+        // instance, before any other code of the module has run.
+        unsafe { __wasm_call_ctors() }
+    }
+}
+
+fn hooks_in_order() -> Vec<&'static InitHook> {
+    let mut hooks: Vec<&InitHook> = inventory::iter::<InitHook>.into_iter().collect();
+    let crate_of = |h: &InitHook| h.module.split("::").next().unwrap_or("");
+    hooks.sort_by(|a, b| {
+        (crate_of(a), a.file, a.line, a.column).cmp(&(crate_of(b), b.file, b.line, b.column))
+    });
+    hooks
+}
+
+/// E8: a panic prints one `wasmexport:` line naming the export and poisons the instance; std then
+/// aborts, which traps (wasm32-wasip1 builds with panic=abort).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        STATE.with(|s| s.poison.set(Poison::Panic));
+        let msg = info.payload_as_str().unwrap_or("Box<dyn Any>");
+        let at = match info.location() {
+            Some(l) => format!(" at {}:{}:{}", l.file(), l.line(), l.column()),
+            None => String::new(),
+        };
+        let export = current_export();
+        let place = if export.is_empty() {
+            String::from("outside any export")
+        } else {
+            format!("in export \"{export}\"")
+        };
+        report(format_args!(
+            "panic {place}: {msg}{at}; the instance is poisoned and later calls trap"
+        ));
+    }));
+}

@@ -1,0 +1,79 @@
+//! Handles to background tasks.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A handle to a task started by [`spawn`](crate::spawn).
+///
+/// Awaiting it gives the task's output. Dropping it detaches the task, which runs on: like a
+/// goroutine, a task cannot be cancelled from outside. A panic in the task traps the module, so
+/// there is no error case.
+#[must_use = "dropping a JoinHandle detaches the task; call `.detach()` to say so"]
+pub struct JoinHandle<T> {
+    task: Option<async_task::Task<T>>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(task: async_task::Task<T>) -> Self {
+        JoinHandle { task: Some(task) }
+    }
+
+    /// Lets the task run on without a handle (the same as dropping the handle).
+    pub fn detach(mut self) {
+        if let Some(task) = self.task.take() {
+            task.detach();
+        }
+    }
+
+    /// True once the task has completed (its output is ready).
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|t| t.is_finished())
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match self.task.as_mut() {
+            Some(task) => {
+                let out = std::task::ready!(Pin::new(task).poll(cx));
+                self.task = None;
+                Poll::Ready(out)
+            }
+            None => crate::trap::trap(format_args!("a JoinHandle was polled after it completed")),
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.detach();
+        }
+    }
+}
+
+/// The future of [`yield_now`](crate::yield_now).
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow(bool);
+
+impl YieldNow {
+    pub(crate) fn new() -> Self {
+        YieldNow(false)
+    }
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

@@ -1,0 +1,172 @@
+//! Runs guest modules on wasmtime: builds the guests in `tests/guests` for wasm32-wasip1 once
+//! per test process, instantiates them with a WASI preview 1 context whose stderr is captured,
+//! and calls their exports.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+use wasmtime::error::Context as _;
+use wasmtime::{
+    Config, Engine, Instance, Linker, Module, Result, Store, WasmParams, WasmResults, bail,
+};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Builds a guest workspace for wasm32-wasip1 in release mode, into `target/wasm`.
+///
+/// `cargo` is the one running the tests (`$CARGO`), so the pinned toolchain is used.
+pub fn build_guests(manifest: &Path) -> Result<PathBuf> {
+    let target_dir = root().join("target/wasm");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--target", "wasm32-wasip1", "--manifest-path"])
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .output()
+        .context("running cargo to build the guests")?;
+    if !out.status.success() {
+        bail!("building {} failed:\n{}", manifest.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(target_dir.join("wasm32-wasip1/release"))
+}
+
+/// The path of guest `name`'s module (from `tests/guests`), building all guests the first time.
+pub fn guest_path(name: &str) -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        build_guests(&root().join("tests/guests/Cargo.toml")).unwrap_or_else(|e| panic!("{e:#}"))
+    });
+    dir.join(format!("{name}.wasm"))
+}
+
+/// The engine shared by tests that need no special configuration.
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(Engine::default)
+}
+
+/// The compiled module of guest `name` for the default engine (compiled once per process).
+pub fn module(name: &str) -> Module {
+    static MODULES: OnceLock<Mutex<HashMap<String, Module>>> = OnceLock::new();
+    let mut modules = MODULES.get_or_init(Default::default).lock().unwrap();
+    modules
+        .entry(name.to_string())
+        .or_insert_with(|| {
+            Module::from_file(engine(), guest_path(name)).unwrap_or_else(|e| panic!("{e:#}"))
+        })
+        .clone()
+}
+
+/// A new engine with `config` adjusted by `f`.
+pub fn engine_with(f: impl FnOnce(&mut Config)) -> Engine {
+    let mut config = Config::new();
+    f(&mut config);
+    Engine::new(&config).expect("engine config")
+}
+
+/// The store's data: WASI plus whatever a test's imports keep.
+pub struct Host {
+    /// WASI preview 1.
+    pub wasi: WasiP1Ctx,
+    /// Free for tests' host imports (a counter, a depth).
+    pub scratch: i64,
+}
+
+/// An instance of a guest with its stderr captured.
+pub struct Guest {
+    /// The store; public so that tests can set fuel or call funcs directly.
+    pub store: Store<Host>,
+    /// The instance.
+    pub instance: Instance,
+    stderr: MemoryOutputPipe,
+}
+
+impl Guest {
+    /// Instantiates guest `name` on the shared engine, with WASI only. `_initialize` is not called.
+    pub fn new(name: &str) -> Result<Guest> {
+        Guest::with_imports(engine(), &module(name), |_| Ok(()))
+    }
+
+    /// Instantiates guest `name` and calls `_initialize`.
+    pub fn init(name: &str) -> Result<Guest> {
+        let mut g = Guest::new(name)?;
+        g.call::<(), ()>("_initialize", ())?;
+        Ok(g)
+    }
+
+    /// Instantiates `module` with WASI plus the imports `add` defines.
+    pub fn with_imports(
+        engine: &Engine,
+        module: &Module,
+        add: impl FnOnce(&mut Linker<Host>) -> Result<()>,
+    ) -> Result<Guest> {
+        let stderr = MemoryOutputPipe::new(1 << 20);
+        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).inherit_stdout().build_p1();
+        let mut store = Store::new(engine, Host { wasi, scratch: 0 });
+        let mut linker = Linker::new(engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |h: &mut Host| &mut h.wasi)?;
+        add(&mut linker)?;
+        let instance = linker.instantiate(&mut store, module)?;
+        Ok(Guest { store, instance, stderr })
+    }
+
+    /// Calls export `name` with typed params and results.
+    pub fn call<P: WasmParams, R: WasmResults>(&mut self, name: &str, params: P) -> Result<R> {
+        let f = self
+            .instance
+            .get_typed_func::<P, R>(&mut self.store, name)
+            .with_context(|| format!("export {name:?}"))?;
+        f.call(&mut self.store, params)
+    }
+
+    /// Everything the guest wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+
+    /// The size of the guest's linear memory in bytes.
+    pub fn memory_size(&mut self) -> usize {
+        let memory = self.instance.get_memory(&mut self.store, "memory").expect("memory export");
+        memory.data_size(&self.store)
+    }
+}
+
+/// The export names of a module, in order.
+pub fn export_names(module: &Module) -> Vec<String> {
+    module.exports().map(|e| e.name().to_string()).collect()
+}
+
+/// The function names in a module's `name` custom section; `None` if it has none.
+pub fn function_names(wasm: &[u8]) -> Result<Option<Vec<String>>> {
+    use wasmtime::wasmparser::{Name, NameSectionReader, Parser, Payload};
+    for payload in Parser::new(0).parse_all(wasm) {
+        if let Payload::CustomSection(section) = payload?
+            && section.name() == "name"
+        {
+            let reader = NameSectionReader::new(wasmtime::wasmparser::BinaryReader::new(section.data(), 0));
+            let mut names = Vec::new();
+            for name in reader {
+                if let Name::Function(map) = name? {
+                    for naming in map {
+                        names.push(naming?.name.to_string());
+                    }
+                }
+            }
+            return Ok(Some(names));
+        }
+    }
+    Ok(None)
+}
+
+/// The message of a trap: the error's full chain as text.
+pub fn trap_text(err: &wasmtime::Error) -> String {
+    format!("{err:?}")
+}
