@@ -57,26 +57,33 @@ fn with_errors(item: TokenStream, e: syn::Error) -> TokenStream {
     quote!(#item #errors)
 }
 
-/// `<T as WasmType>`, spanned on the user's type so that the trait's
-/// `#[diagnostic::on_unimplemented]` message points at it (A6).
-fn wasm_type(ty: &Type) -> TokenStream {
-    quote_spanned!(ty.span()=> <#ty as ::wasmexport::__private::WasmType>)
+/// `<T as WasmType>::Abi`, and the conversions below, spanned on the user's type so that the
+/// trait's `#[diagnostic::on_unimplemented]` message points at it, once (A6).
+fn abi(ty: &Type) -> TokenStream {
+    quote_spanned!(ty.span()=> <#ty as ::wasmexport::__private::WasmType>::Abi)
+}
+
+fn from_abi(ty: &Type, value: TokenStream) -> TokenStream {
+    quote_spanned!(ty.span()=> <#ty as ::wasmexport::__private::WasmType>::from_abi(#value))
+}
+
+fn into_abi(ty: &Type, value: TokenStream) -> TokenStream {
+    quote_spanned!(ty.span()=> <#ty as ::wasmexport::__private::WasmType>::into_abi(#value))
 }
 
 fn export_shim(export: &Export) -> TokenStream {
     let Export { name, func, params, ret } = export;
     let sig = &func.sig;
     let ident = &sig.ident;
-    let args: Vec<_> = (0..params.len()).map(|i| format_ident!("__wasmexport_arg{i}")).collect();
-    let abi_params = params.iter().map(|ty| {
-        let t = wasm_type(ty);
-        quote!(#t::Abi)
-    });
-    let from_abi = params.iter().zip(&args).map(|(ty, arg)| {
-        let t = wasm_type(ty);
-        quote!(#t::from_abi(#arg))
-    });
-    let mut call = quote!(#ident(#(#from_abi),*));
+    // Spanned on the types too: rustc checks each binding's type at the binding's span.
+    let args: Vec<_> = params
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| format_ident!("__wasmexport_arg{i}", span = ty.span()))
+        .collect();
+    let abi_params = params.iter().map(abi);
+    let converted = params.iter().zip(&args).map(|(ty, arg)| from_abi(ty, quote!(#arg)));
+    let mut call = quote!(#ident(#(#converted),*));
     if sig.unsafety.is_some() {
         // SAFETY (of the generated code): the export's contract is the host's to uphold,
         // exactly as for a hand-written `unsafe extern "C"` export.
@@ -87,8 +94,8 @@ fn export_shim(export: &Export) -> TokenStream {
     }
     let (abi_ret, body) = match ret {
         Some(ty) => {
-            let t = wasm_type(ty);
-            (quote!(-> #t::Abi), quote!(#t::into_abi(#call)))
+            let abi = abi(ty);
+            (quote!(-> #abi), into_abi(ty, call))
         }
         None => (TokenStream::new(), call),
     };
@@ -116,19 +123,13 @@ fn import_wrapper(import: &Import) -> TokenStream {
     let ident = &sig.ident;
     let pats: Vec<_> = params.iter().map(|(p, _)| p).collect();
     let tys: Vec<_> = params.iter().map(|(_, t)| t).collect();
-    let abi_params = tys.iter().map(|ty| {
-        let t = wasm_type(ty);
-        quote!(#t::Abi)
-    });
-    let into_abi = params.iter().map(|(pat, ty)| {
-        let t = wasm_type(ty);
-        quote!(#t::into_abi(#pat))
-    });
-    let call = quote!(__wasmexport_import(#(#into_abi),*));
+    let abi_params = tys.iter().map(|ty| abi(ty));
+    let converted = params.iter().map(|(pat, ty)| into_abi(ty, quote!(#pat)));
+    let call = quote!(__wasmexport_import(#(#converted),*));
     let (abi_ret, ret_ty, body) = match ret {
         Some(ty) => {
-            let t = wasm_type(ty);
-            (quote!(-> #t::Abi), quote!(-> #ty), quote!(#t::from_abi(unsafe { #call })))
+            let abi = abi(ty);
+            (quote!(-> #abi), quote!(-> #ty), from_abi(ty, quote!(unsafe { #call })))
         }
         None => (TokenStream::new(), TokenStream::new(), quote!(unsafe { #call })),
     };

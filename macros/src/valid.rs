@@ -14,7 +14,8 @@ use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, ReturnType, Signature, Type};
 
 /// The value types that may cross the boundary, as the messages list them.
-pub const ALLOWED: &str = "i32, u32, i64, u64, f32, f64, bool, *const T, *mut T (or an alias of one)";
+pub const ALLOWED: &str =
+    "i32, u32, i64, u64, f32, f64, bool, *const T, *mut T (or an alias of one)";
 
 /// A validated `#[wasmexport]` fn.
 pub struct Export {
@@ -62,7 +63,12 @@ impl Errors {
 /// rustc does not add "cannot find function" errors on top of ours.
 pub fn passthrough(item: &Item, ctx: Context) -> TokenStream {
     match item {
-        Item::Fn(f) => f.to_token_stream(),
+        Item::Fn(f) => {
+            // rustc would add its own errors about a C-variadic Rust fn on top of ours.
+            let mut f = f.clone();
+            f.sig.variadic = None;
+            f.to_token_stream()
+        }
         // A bodiless fn is only valid inside a trait; elsewhere emitting it would add an error.
         Item::Decl(d) if ctx.enclosing == Enclosing::Trait => d.to_token_stream(),
         Item::Decl(_) => TokenStream::new(),
@@ -76,6 +82,10 @@ pub fn export(args: syn::Result<ExportArgs>, item: &Item, ctx: Context) -> syn::
     let args = args.map_err(|e| errors.add(e)).ok();
     let func = match item {
         Item::Fn(f) => f,
+        Item::Decl(d) if ctx.enclosing != Enclosing::FreeOrUnknown => {
+            check_free(&mut errors, &d.sig, ctx, "exported");
+            return Err(errors.0.unwrap_or_else(|| unreachable_error(d.span())));
+        }
         Item::Decl(d) => {
             errors.push(
                 fn_name(&d.sig),
@@ -97,7 +107,7 @@ pub fn export(args: syn::Result<ExportArgs>, item: &Item, ctx: Context) -> syn::
         }
     };
     check_name(&mut errors, &name, "export");
-    check_free(&mut errors, sig, ctx);
+    check_free(&mut errors, sig, ctx, "exported");
     check_signature(&mut errors, sig, "#[wasmexport]");
     let params = sig
         .inputs
@@ -134,7 +144,10 @@ pub fn import(args: syn::Result<ImportArgs>, item: &Item) -> syn::Result<Import>
     if let Some(args) = args {
         match args.module {
             Some(m) => module = Some(m),
-            None => errors.push_at(args.span, "#[wasmimport] needs `module = \"...\"`, the import's module name"),
+            None => errors.push_at(
+                args.span,
+                "#[wasmimport] needs `module = \"...\"`, the import's module name",
+            ),
         }
         name = args.name;
     }
@@ -147,7 +160,8 @@ pub fn import(args: syn::Result<ImportArgs>, item: &Item) -> syn::Result<Import>
     }
     check_nonempty(&mut errors, &name, "import");
     if let Some(abi) = &sig.asyncness {
-        errors.push(abi, "a #[wasmimport] fn cannot be `async`: host functions return synchronously");
+        errors
+            .push(abi, "a #[wasmimport] fn cannot be `async`: host functions return synchronously");
     }
     check_signature(&mut errors, sig, "#[wasmimport]");
     let mut params = Vec::new();
@@ -179,7 +193,7 @@ pub fn init(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<ItemFn>
         return Err(errors.0.unwrap_or_else(|| unreachable_error(tokens.span())));
     };
     let sig = &func.sig;
-    check_free(&mut errors, sig, ctx);
+    check_free(&mut errors, sig, ctx, "init fns");
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.push(&sig.generics, "an init fn cannot be generic");
     }
@@ -202,8 +216,8 @@ pub fn init(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<ItemFn>
 }
 
 /// A3: methods and associated fns are refused.
-fn check_free(errors: &mut Errors, sig: &Signature, ctx: Context) {
-        let inside = match ctx.enclosing {
+fn check_free(errors: &mut Errors, sig: &Signature, ctx: Context, role: &str) {
+    let inside = match ctx.enclosing {
         Enclosing::Impl => Some("an `impl` block"),
         Enclosing::Trait => Some("a `trait`"),
         Enclosing::FreeOrUnknown => None,
@@ -212,14 +226,14 @@ fn check_free(errors: &mut Errors, sig: &Signature, ctx: Context) {
         errors.push(
             fn_name(sig),
             format!(
-                "only free functions can be exported, and this fn is inside {inside}; \
+                "only free functions can be {role}, and this fn is inside {inside}; \
                  move it to module level (wrap a method in a free fn that calls it)"
             ),
         );
     } else if let Some(FnArg::Receiver(r)) = sig.inputs.first() {
         errors.push(
             r,
-            "methods cannot be exported: only free functions can (wrap the method in a free fn that calls it)",
+            format!("methods cannot be {role}: only free functions can (wrap the method in a free fn that calls it)"),
         );
     }
 }
@@ -228,13 +242,14 @@ fn check_free(errors: &mut Errors, sig: &Signature, ctx: Context) {
 fn check_name(errors: &mut Errors, name: &Name, what: &str) {
     check_nonempty(errors, name, what);
     if matches!(name.value.as_str(), "_start" | "_initialize") {
-        let from = if name.explicit { "" } else { " (taken from the fn name; give another with #[wasmexport(\"name\")])" };
+        let from = if name.explicit {
+            ""
+        } else {
+            " (taken from the fn name; give another with #[wasmexport(\"name\")])"
+        };
         errors.push_at(
             name.span,
-            format!(
-                "`{}` is reserved: the runtime defines it for the WASI host{from}",
-                name.value
-            ),
+            format!("`{}` is reserved: the runtime defines it for the WASI host{from}", name.value),
         );
     }
 }
@@ -252,7 +267,9 @@ fn check_signature(errors: &mut Errors, sig: &Signature, what: &str) {
     if !sig.generics.params.is_empty() {
         errors.push(
             &sig.generics.params,
-            format!("a {what} fn cannot have generic or lifetime parameters: a wasm signature is fixed"),
+            format!(
+                "a {what} fn cannot have generic or lifetime parameters: a wasm signature is fixed"
+            ),
         );
     }
     if let Some(w) = &sig.generics.where_clause {
@@ -265,22 +282,25 @@ fn check_signature(errors: &mut Errors, sig: &Signature, what: &str) {
         && let Some(lit) = &abi.name
         && lit.value() != "C"
     {
-        errors.push(abi, format!("a {what} fn uses the \"C\" ABI; \"{}\" is not allowed", lit.value()));
+        errors.push(
+            abi,
+            format!("a {what} fn uses the \"C\" ABI; \"{}\" is not allowed", lit.value()),
+        );
     }
     for arg in &sig.inputs {
-        if let FnArg::Typed(pt) = arg {
-            if let Err(e) = check_type(&pt.ty) {
-                errors.add(e);
-            }
+        if let FnArg::Typed(pt) = arg
+            && let Err(e) = check_type(&pt.ty)
+        {
+            errors.add(e);
         }
     }
     if let ReturnType::Type(_, ty) = &sig.output {
         if let Type::Never(n) = &**ty {
             errors.push(n, format!("a {what} fn must return; use `()` or one of: {ALLOWED}"));
-        } else if result_type(&sig.output).is_some() {
-            if let Err(e) = check_type(ty) {
-                errors.add(e);
-            }
+        } else if result_type(&sig.output).is_some()
+            && let Err(e) = check_type(ty)
+        {
+            errors.add(e);
         }
     }
 }
@@ -319,7 +339,9 @@ fn check_type(ty: &Type) -> syn::Result<()> {
                 prim @ ("usize" | "isize") => {
                     refuse(&format!("`{prim}` (its width is the target's; say i32/u32 or i64/u64)"))
                 }
-                prim @ ("u128" | "i128" | "char" | "str" | "String") => refuse(&format!("`{prim}`")),
+                prim @ ("u128" | "i128" | "char" | "str" | "String") => {
+                    refuse(&format!("`{prim}`"))
+                }
                 _ => Ok(()),
             }
         }

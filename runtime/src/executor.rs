@@ -110,7 +110,9 @@ where
         if task.is_finished() {
             return match Pin::new(&mut task).poll(&mut Context::from_waker(Waker::noop())) {
                 Poll::Ready(out) => out,
-                Poll::Pending => trap(format_args!("export \"{export}\": finished task has no output")),
+                Poll::Pending => {
+                    trap(format_args!("export \"{export}\": finished task has no output"))
+                }
             };
         }
         if let Some(next) = pop_ready() {

@@ -77,7 +77,8 @@ pub(crate) fn block_until(deadline: Instant) {
 pub fn sleep(duration: Duration) -> Sleep {
     let now = Instant::now();
     // A deadline past what `Instant` can hold is as good as never.
-    let deadline = now.checked_add(duration).unwrap_or(now + Duration::from_secs(86_400 * 365 * 100));
+    let deadline =
+        now.checked_add(duration).unwrap_or(now + Duration::from_secs(86_400 * 365 * 100));
     sleep_until(deadline)
 }
 

@@ -151,7 +151,8 @@ pub fn function_names(wasm: &[u8]) -> Result<Option<Vec<String>>> {
         if let Payload::CustomSection(section) = payload?
             && section.name() == "name"
         {
-            let reader = NameSectionReader::new(wasmtime::wasmparser::BinaryReader::new(section.data(), 0));
+            let reader =
+                NameSectionReader::new(wasmtime::wasmparser::BinaryReader::new(section.data(), 0));
             let mut names = Vec::new();
             for name in reader {
                 if let Name::Function(map) = name? {

@@ -7,9 +7,28 @@ fn exports_exactly_the_users_functions_memory_and_initialize() {
     let mut names = export_names(&module("basic"));
     names.sort();
     let mut want = vec![
-        "_initialize", "add", "alias", "boom", "id_f32", "id_f64", "id_i32",
-        "id_i64", "id_u32", "id_u64", "init_order", "init_runs", "is_null", "memory", "not",
-        "nothing", "ptr_add", "read_u32", "renamed", "scratch", "type", "unit",
+        "_initialize",
+        "add",
+        "alias",
+        "boom",
+        "id_f32",
+        "id_f64",
+        "id_i32",
+        "id_i64",
+        "id_u32",
+        "id_u64",
+        "init_order",
+        "init_runs",
+        "is_null",
+        "memory",
+        "not",
+        "nothing",
+        "ptr_add",
+        "read_u32",
+        "renamed",
+        "scratch",
+        "type",
+        "unit",
         "wasi:http/incoming-handler@0.2.0#handle",
     ];
     want.sort();
@@ -49,7 +68,8 @@ fn integers_at_their_edges() {
 #[test]
 fn floats_keep_their_bits() {
     let mut g = Guest::init("basic").unwrap();
-    for x in [0.0f32, -0.0, f32::MIN, f32::MAX, f32::INFINITY, f32::NEG_INFINITY, f32::MIN_POSITIVE] {
+    for x in [0.0f32, -0.0, f32::MIN, f32::MAX, f32::INFINITY, f32::NEG_INFINITY, f32::MIN_POSITIVE]
+    {
         assert_eq!(g.call::<f32, f32>("id_f32", x).unwrap().to_bits(), x.to_bits());
     }
     assert!(g.call::<f32, f32>("id_f32", f32::NAN).unwrap().is_nan());

@@ -97,6 +97,8 @@ fn handle(a: u32, b: u32) -> u32 {
 #[wasmexport]
 fn nothing() {}
 
+/// An explicit `()` result is allowed too (the point of this export).
+#[allow(clippy::unused_unit)]
 #[wasmexport]
 fn unit() -> () {}
 
