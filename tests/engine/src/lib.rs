@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use wasmtime::error::Context as _;
 use wasmtime::{
-    Config, Engine, Instance, Linker, Module, Result, Store, WasmParams, WasmResults, bail,
+    Caller, Config, Engine, Instance, Linker, Module, Result, Store, WasmParams, WasmResults, bail,
 };
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -76,8 +76,10 @@ pub fn engine_with(f: impl FnOnce(&mut Config)) -> Engine {
 pub struct Host {
     /// WASI preview 1.
     pub wasi: WasiP1Ctx,
-    /// Free for tests' host imports (a counter, a depth).
-    pub scratch: i64,
+    /// How deep the re-entrant host imports are now, and the deepest they have been.
+    pub depth: u32,
+    /// See `depth`.
+    pub max_depth: u32,
 }
 
 /// An instance of a guest with its stderr captured.
@@ -110,10 +112,12 @@ impl Guest {
     ) -> Result<Guest> {
         let stderr = MemoryOutputPipe::new(1 << 20);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).inherit_stdout().build_p1();
-        let mut store = Store::new(engine, Host { wasi, scratch: 0 });
+        let mut store = Store::new(engine, Host { wasi, depth: 0, max_depth: 0 });
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |h: &mut Host| &mut h.wasi)?;
         add(&mut linker)?;
+        // Imports a test does not provide trap if called, so one guest serves many tests.
+        linker.define_unknown_imports_as_traps(module)?;
         let instance = linker.instantiate(&mut store, module)?;
         Ok(Guest { store, instance, stderr })
     }
@@ -137,6 +141,52 @@ impl Guest {
         let memory = self.instance.get_memory(&mut self.store, "memory").expect("memory export");
         memory.data_size(&self.store)
     }
+}
+
+/// Defines the `test` imports through which a guest re-enters itself: `reenter(n)` calls the
+/// guest's `recurse(n)`, `reenter_async(n)` its `recurse_async(n)`, and `call_inner()` its
+/// `inner_spawns()`. Each tracks the nesting depth in `Host`.
+pub fn reentry_imports(linker: &mut Linker<Host>) -> Result<()> {
+    for (import, export) in
+        [("reenter", "recurse"), ("reenter_async", "recurse_async"), ("call_inner", "inner_spawns")]
+    {
+        if import == "call_inner" {
+            linker.func_wrap(
+                "test",
+                import,
+                move |mut caller: Caller<'_, Host>| -> Result<i32> {
+                    call_back::<(), i32>(&mut caller, export, ())
+                },
+            )?;
+        } else {
+            linker.func_wrap(
+                "test",
+                import,
+                move |mut caller: Caller<'_, Host>, n: i32| -> Result<i32> {
+                    call_back::<i32, i32>(&mut caller, export, n)
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Calls export `name` of the instance that called the host, one level deeper.
+fn call_back<P: WasmParams, R: WasmResults>(
+    caller: &mut Caller<'_, Host>,
+    name: &str,
+    params: P,
+) -> Result<R> {
+    let Some(func) = caller.get_export(name).and_then(|e| e.into_func()) else {
+        bail!("the guest has no export {name:?}");
+    };
+    let func = func.typed::<P, R>(&*caller)?;
+    let host = caller.data_mut();
+    host.depth += 1;
+    host.max_depth = host.max_depth.max(host.depth);
+    let result = func.call(&mut *caller, params);
+    caller.data_mut().depth -= 1;
+    result
 }
 
 /// The export names of a module, in order.

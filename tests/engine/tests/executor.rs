@@ -1,0 +1,177 @@
+//! SPEC E1-E10 on wasmtime with the `exec` guest.
+
+use std::time::{Duration, Instant};
+use wasmexport_engine_tests::{Guest, engine_with, guest_path, module, reentry_imports};
+use wasmtime::{Engine, Module};
+
+fn exec() -> Guest {
+    Guest::with_imports(wasmexport_engine_tests::engine(), &module("exec"), reentry_imports)
+        .and_then(|mut g| g.call::<(), ()>("_initialize", ()).map(|()| g))
+        .unwrap()
+}
+
+fn is_trap(err: &wasmtime::Error) -> bool {
+    err.downcast_ref::<wasmtime::Trap>().is_some()
+}
+
+#[test]
+fn e1_async_export_and_allocation_free_sync_calls() {
+    let mut g = exec();
+    assert_eq!(g.call::<(i32, i32), i32>("async_add", (40, 2)).unwrap(), 42);
+    g.call::<(i32, i32), i32>("add", (1, 1)).unwrap(); // warm-up
+    let before = g.call::<(), u64>("allocs", ()).unwrap();
+    for i in 0..1000 {
+        assert_eq!(g.call::<(i32, i32), i32>("add", (i, 1)).unwrap(), i + 1);
+    }
+    let after = g.call::<(), u64>("allocs", ()).unwrap();
+    assert_eq!(after, before, "a plain fn export allocated {} times in 1000 calls", after - before);
+}
+
+#[test]
+fn e2_spawn_join_handle_and_task_count() {
+    let mut g = exec();
+    assert_eq!(g.call::<i32, i32>("spawn_and_await", 21).unwrap(), 42);
+    // Only the call asking is alive.
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 1);
+    g.call::<(), i32>("start_bumper", ()).unwrap();
+    // The detached task is alive though its handle was dropped.
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 2);
+}
+
+#[test]
+fn e3_e4_background_tasks_run_only_while_a_call_waits() {
+    let mut g = exec();
+    assert_eq!(g.call::<(), i32>("start_bumper", ()).unwrap(), 0);
+    // The export returned before the bump, and nothing ran behind the host's back since.
+    assert_eq!(g.call::<(), i32>("counter", ()).unwrap(), 0);
+    assert_eq!(g.call::<(), i32>("counter", ()).unwrap(), 0);
+    // A call that waits lets the background task run: it yields once, then bumps.
+    let yields = g.call::<(), i32>("yields_until_bump", ()).unwrap();
+    assert!((1..=2).contains(&yields), "bump seen after {yields} yields");
+    assert_eq!(g.call::<(), i32>("counter", ()).unwrap(), 1);
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 1, "the bumper finished and was freed");
+}
+
+#[test]
+fn e5_sleep_waits_and_sleepers_overlap() {
+    let mut g = exec();
+    let start = Instant::now();
+    g.call::<u32, ()>("sleep_ms", 20).unwrap();
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(20), "returned early: {took:?}");
+    assert!(took < Duration::from_millis(500), "far too late: {took:?}");
+
+    let start = Instant::now();
+    assert_eq!(g.call::<u32, u32>("two_sleepers", 200).unwrap(), 3);
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(200), "returned early: {took:?}");
+    assert!(took < Duration::from_millis(390), "the sleepers ran one after the other: {took:?}");
+
+    assert_eq!(g.call::<(), u32>("timeouts", ()).unwrap(), 3);
+}
+
+#[test]
+fn e6_deadlock_traps_with_the_export_name() {
+    let mut g = exec();
+    assert_eq!(g.call::<(), i32>("wait_for_background", ()).unwrap(), 42);
+    let err = g.call::<(), i32>("wait_forever", ()).unwrap_err();
+    assert!(is_trap(&err), "{err:?}");
+    assert_eq!(
+        g.stderr(),
+        "wasmexport: all tasks are asleep - deadlock! export \"wait_forever\" is waiting for \
+         something that no task or timer can deliver\n"
+    );
+}
+
+#[test]
+fn e7_nested_calls_and_a_task_that_outlives_its_call() {
+    let mut g = exec();
+    assert_eq!(g.call::<i32, i32>("recurse", 10).unwrap(), 10);
+    assert_eq!(g.store.data().max_depth, 10);
+    assert_eq!(g.call::<i32, i32>("recurse_async", 10).unwrap(), 10);
+    // The task spawned in the nested `inner_spawns` call is awaited by `outer`.
+    assert_eq!(g.call::<(), i32>("outer", ()).unwrap(), 107);
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 1);
+}
+
+/// How deep `recurse` gets through the host before the engine's stack limit traps it.
+fn max_depth(engine: &Engine, guest: &str) -> u32 {
+    let module = Module::from_file(engine, guest_path(guest)).unwrap();
+    let mut g = Guest::with_imports(engine, &module, reentry_imports).unwrap();
+    if guest != "raw" {
+        g.call::<(), ()>("_initialize", ()).unwrap();
+    }
+    let err = g.call::<i32, i32>("recurse", 1_000_000).unwrap_err();
+    assert!(is_trap(&err), "{guest}: {err:?}");
+    g.store.data().max_depth
+}
+
+/// Runs `f` on a thread with a big native stack: wasmtime runs wasm on the caller's stack.
+fn on_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new().stack_size(512 << 20).spawn(f).unwrap().join().unwrap()
+}
+
+#[test]
+fn e7_nesting_depth_is_at_least_half_of_raw_and_1000_deep_works() {
+    on_big_stack(|| {
+        let engine = engine_with(|c| {
+            c.max_wasm_stack(1 << 20);
+        });
+        let raw = max_depth(&engine, "raw");
+        let ours = max_depth(&engine, "exec");
+        eprintln!("max re-entrant depth with a 1 MiB wasm stack: raw {raw}, wasmexport {ours}");
+        assert!(ours * 2 >= raw, "wasmexport reached {ours}, raw extern \"C\" {raw}");
+
+        let engine = engine_with(|c| {
+            c.max_wasm_stack(64 << 20).async_stack_size(65 << 20);
+        });
+        let module = Module::from_file(&engine, guest_path("exec")).unwrap();
+        let mut g = Guest::with_imports(&engine, &module, reentry_imports).unwrap();
+        g.call::<(), ()>("_initialize", ()).unwrap();
+        assert_eq!(g.call::<i32, i32>("recurse", 1000).unwrap(), 1000);
+        assert_eq!(g.store.data().max_depth, 1000);
+        assert_eq!(g.call::<i32, i32>("recurse_async", 1000).unwrap(), 1000);
+    });
+}
+
+#[test]
+fn e8_panic_in_a_spawned_task_traps_the_running_export_and_poisons() {
+    let mut g = exec();
+    let err = g.call::<(), i32>("panic_in_task", ()).unwrap_err();
+    assert!(is_trap(&err), "{err:?}");
+    let stderr = g.stderr();
+    assert!(
+        stderr.starts_with("wasmexport: panic in export \"panic_in_task\": task exploded at "),
+        "{stderr}"
+    );
+    let err = g.call::<(i32, i32), i32>("add", (1, 2)).unwrap_err();
+    assert!(is_trap(&err));
+    assert!(g.stderr().ends_with(
+        "wasmexport: module poisoned by an earlier panic: export \"add\" cannot run; create a new instance\n"
+    ));
+}
+
+#[test]
+fn e9_third_party_futures_and_no_busy_polling() {
+    let mut g = exec();
+    assert_eq!(g.call::<(), i32>("channels", ()).unwrap(), 55);
+    // Polled once at the start and once after the sender's wake-up, not once per yield of the
+    // 20 yields the sending task makes meanwhile.
+    assert_eq!(g.call::<(), u32>("polls_while_waiting", ()).unwrap(), 2);
+}
+
+#[test]
+fn e10_memory_and_task_count_stay_flat() {
+    let mut g = exec();
+    for i in 0..1000 {
+        assert_eq!(g.call::<i32, i32>("spawn_one", i).unwrap(), i + 1);
+    }
+    let memory = g.memory_size();
+    let live = g.call::<(), i64>("live_bytes", ()).unwrap();
+    for i in 0..100_000 {
+        g.call::<i32, i32>("spawn_one", i).unwrap();
+    }
+    assert_eq!(g.memory_size(), memory, "linear memory grew");
+    assert_eq!(g.call::<(), i64>("live_bytes", ()).unwrap(), live, "live heap bytes grew");
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 1);
+}
