@@ -105,6 +105,11 @@ where
         schedule,
     );
     runnable.run();
+    if !task.is_finished() {
+        // The call waits: like Go's scheduler when a goroutine blocks, look at the clock once
+        // so that timers due since the last call queue their tasks before anything else runs.
+        time::fire_expired();
+    }
     let mut since_clock = 0;
     loop {
         if task.is_finished() {
