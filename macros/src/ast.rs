@@ -125,4 +125,6 @@ pub enum Enclosing {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Context {
     pub enclosing: Enclosing,
+    /// Cargo is compiling a `bin` target (`CARGO_BIN_NAME` is set).
+    pub in_bin: bool,
 }

@@ -14,7 +14,7 @@ pub fn wasmexport(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenSt
     let args = syn::parse2::<ExportArgs>(attr);
     let item = ast::parse_item(item);
     match valid::export(args, &item, ctx) {
-        Ok(export) => export_shim(&export),
+        Ok(export) => export_shim(&export, ctx),
         Err(e) => with_errors(valid::passthrough(&item, ctx), e),
     }
 }
@@ -36,6 +36,34 @@ pub fn init(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
                         column: ::core::column!(),
                     }
                 }
+            }
+        }
+        Err(e) => with_errors(valid::passthrough(&item, ctx), e),
+    }
+}
+
+/// The const that `#[wasmexport::main]` defines at the crate root and that every
+/// `#[wasmexport]` of a wasm bin refers to: its name is the error a bin without it gets.
+const MAIN_MARKER: &str = "__add_wasmexport_main_to_fn_main";
+
+/// `#[wasmexport::main] fn main() { .. }`.
+pub fn main(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
+    let item = ast::parse_item(item);
+    match valid::main(attr, &item, ctx) {
+        Ok(func) => {
+            let syn::ItemFn { attrs, vis, sig, block } = &func;
+            let output = &sig.output;
+            let marker = format_ident!("{MAIN_MARKER}");
+            quote! {
+                #(#attrs)*
+                #vis fn main() #output {
+                    ::wasmexport::__private::command_feature!();
+                    ::wasmexport::__private::run_main(async move #block)
+                }
+
+                #[doc(hidden)]
+                #[allow(non_upper_case_globals, dead_code)]
+                const #marker: () = ();
             }
         }
         Err(e) => with_errors(valid::passthrough(&item, ctx), e),
@@ -71,7 +99,7 @@ fn into_abi(ty: &Type, value: TokenStream) -> TokenStream {
     quote_spanned!(ty.span()=> <#ty as ::wasmexport::__private::WasmType>::into_abi(#value))
 }
 
-fn export_shim(export: &Export) -> TokenStream {
+fn export_shim(export: &Export, ctx: Context) -> TokenStream {
     let Export { name, func, params, ret } = export;
     let sig = &func.sig;
     let ident = &sig.ident;
@@ -104,8 +132,17 @@ fn export_shim(export: &Export) -> TokenStream {
     } else {
         quote!(::wasmexport::__private::call_sync(#name, move || #body))
     };
+    // M4: a wasm command's exports run only while `_start` runs `main` on the executor, so a
+    // bin must mark its main; without it this reference fails to resolve, naming the fix.
+    let needs_main = if ctx.in_bin {
+        let marker = format_ident!("{MAIN_MARKER}", span = ident.span());
+        quote!(#[cfg(target_family = "wasm")] const _: () = crate::#marker;)
+    } else {
+        TokenStream::new()
+    };
     quote! {
         #func
+        #needs_main
         const _: () = {
             #[doc(hidden)]
             #[unsafe(export_name = #name)]

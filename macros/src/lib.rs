@@ -25,6 +25,13 @@ pub fn init(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::init(attr.into(), item.into(), ctx).into()
 }
 
+/// Runs a command's `main` on the executor; see `wasmexport::main`.
+#[proc_macro_attribute]
+pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let ctx = context_of(&item);
+    expand::main(attr.into(), item.into(), ctx).into()
+}
+
 /// Declares a host import; see `wasmexport::wasmimport`.
 #[proc_macro_attribute]
 pub fn wasmimport(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -40,5 +47,7 @@ fn context_of(item: &TokenStream) -> ast::Context {
             Err(_) => ast::Enclosing::FreeOrUnknown,
         },
     };
-    ast::Context { enclosing }
+    // Cargo sets CARGO_BIN_NAME in rustc's environment for bin targets only.
+    let in_bin = std::env::var_os("CARGO_BIN_NAME").is_some();
+    ast::Context { enclosing, in_bin }
 }

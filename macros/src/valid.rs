@@ -215,6 +215,37 @@ pub fn init(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<ItemFn>
     errors.finish(func.clone())
 }
 
+/// Validates `#[wasmexport::main] fn main() { .. }` (sync or async).
+pub fn main(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<ItemFn> {
+    let mut errors = Errors::default();
+    if !attr.is_empty() {
+        errors.push(&attr, "#[wasmexport::main] takes no arguments");
+    }
+    let Item::Fn(func) = item else {
+        let tokens = passthrough(item, ctx);
+        errors.push(&tokens, "#[wasmexport::main] goes on the crate's `fn main`");
+        return Err(errors.0.unwrap_or_else(|| unreachable_error(tokens.span())));
+    };
+    let sig = &func.sig;
+    if sig.ident != "main" {
+        errors.push(&sig.ident, "#[wasmexport::main] goes on `fn main` (a command's entry point)");
+    }
+    check_free(&mut errors, sig, ctx, "a command's main");
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.push(&sig.generics, "`main` cannot be generic");
+    }
+    if let Some(u) = &sig.unsafety {
+        errors.push(u, "`main` cannot be `unsafe`");
+    }
+    if let Some(abi) = &sig.abi {
+        errors.push(abi, "`main` is a plain Rust fn: remove the `extern` ABI");
+    }
+    for arg in &sig.inputs {
+        errors.push(arg, "`main` takes no parameters");
+    }
+    errors.finish(func.clone())
+}
+
 /// A3: methods and associated fns are refused.
 fn check_free(errors: &mut Errors, sig: &Signature, ctx: Context, role: &str) {
     let inside = match ctx.enclosing {

@@ -23,6 +23,8 @@ pub(crate) struct State {
     pub(crate) host_calls: Cell<u32>,
     /// The innermost export running, for trap and panic messages.
     pub(crate) export: Cell<&'static str>,
+    /// A command's main has returned: its exports can no longer run (M4).
+    pub(crate) exited: Cell<bool>,
 }
 
 thread_local! {
@@ -33,6 +35,7 @@ thread_local! {
             depth: Cell::new(0),
             host_calls: Cell::new(0),
             export: Cell::new(""),
+            exited: Cell::new(false),
         }
     };
 }
@@ -50,7 +53,7 @@ struct Entered {
 #[inline(always)]
 fn enter(name: &'static str) -> Entered {
     STATE.with(|s| {
-        if s.poison.get() != Poison::None || !s.initialized.get() {
+        if s.poison.get() != Poison::None || !s.initialized.get() || s.exited.get() {
             refuse(s, name);
         }
         s.depth.set(s.depth.get() + 1);
@@ -75,9 +78,15 @@ fn refuse(s: &State, name: &str) -> ! {
             "module poisoned by an earlier panic: export \"{name}\" cannot run; create a new instance"
         ))
     }
-    trap(format_args!(
-        "export \"{name}\" called before runtime initialization: call _initialize first"
-    ))
+    if s.exited.get() {
+        trap(format_args!(
+            "export \"{name}\" called after the command's main returned: a command's exports run \
+             only while _start runs (called from a host import); to call exports again and again, \
+             build a reactor (crate-type = [\"cdylib\"], without the `command` feature)"
+        ))
+    }
+    let entry = if cfg!(feature = "command") { "_start" } else { "_initialize" };
+    trap(format_args!("export \"{name}\" called before runtime initialization: call {entry} first"))
 }
 
 /// Runs a plain `fn` export: a task that finishes in its first poll, so it runs in place with

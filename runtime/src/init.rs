@@ -24,7 +24,7 @@ inventory::collect!(InitHook);
 /// The reactor's `_initialize` export.
 ///
 /// Calling it again does nothing, as does calling it from inside an init hook.
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", not(feature = "command")))]
 #[unsafe(export_name = "_initialize")]
 extern "C" fn _initialize() {
     initialize();
@@ -33,10 +33,32 @@ extern "C" fn _initialize() {
 /// Runs the module's initialization once; later calls return at once. `_initialize` calls it;
 /// host-side tests (where there is no `_initialize` export) call it directly.
 pub fn initialize() {
-    if STATE.with(|s| s.initialized.replace(true)) {
+    if STATE.with(|s| s.initialized.get()) {
         return;
     }
     run_ctors_once();
+    init_runtime();
+}
+
+/// A command's `main` (`#[wasmexport::main]`): `_start` has run the constructors already; this
+/// runs the init hooks, then main as a task on the executor, then marks the command exited so
+/// that later export calls trap with a clear message (M4).
+pub fn run_main<F>(main: F) -> F::Output
+where
+    F: std::future::Future + 'static,
+    F::Output: 'static,
+{
+    init_runtime();
+    let out = crate::call::call_async("main", main);
+    STATE.with(|s| s.exited.set(true));
+    out
+}
+
+/// The panic hook and the init hooks, once.
+fn init_runtime() {
+    if STATE.with(|s| s.initialized.replace(true)) {
+        return;
+    }
     install_panic_hook();
     STATE.with(|s| s.export.set("_initialize"));
     for hook in hooks_in_order() {

@@ -105,6 +105,34 @@ pub use wasmexport_macros::wasmexport;
 #[doc(inline)]
 pub use wasmexport_macros::init;
 
+/// Makes `fn main` (sync or `async`) a command's entry point, run as a task on the executor.
+///
+/// A `bin` crate built for wasm32-wasip1 with wasmexport's `command` feature exports `_start`
+/// (and never `_initialize`). While `_start` runs main, the host may call the module's exports
+/// from inside its imports; once main has returned, an export call traps with a `wasmexport:`
+/// line saying that a reactor (`crate-type = ["cdylib"]`) is what calls exports again and again.
+///
+/// On wasm, a `bin` that uses `#[wasmexport]` without `#[wasmexport::main]` does not compile
+/// (the error names `__add_wasmexport_main_to_fn_main`): without it nothing would initialize
+/// the runtime before the exports run.
+///
+/// ```
+/// use wasmexport::{spawn, wasmexport};
+///
+/// #[wasmexport]
+/// fn add(x: i32, y: i32) -> i32 {
+///     x + y
+/// }
+///
+/// #[wasmexport::main]
+/// async fn main() {
+///     let answer = spawn(async { 42 }).await;
+///     println!("{answer}");
+/// }
+/// ```
+#[doc(inline)]
+pub use wasmexport_macros::main;
+
 /// Declares a host import: `#[wasmimport(module = "host", name = "lookup")] fn lookup(k: i32) -> i32;`.
 ///
 /// The counterpart of [`macro@wasmexport`], with the same type rules. The generated fn is
@@ -175,6 +203,29 @@ pub fn yield_now() -> YieldNow {
 pub mod __private {
     pub use crate::abi::WasmType;
     pub use crate::call::{HostCall, call_async, call_sync};
-    pub use crate::init::{InitHook, initialize};
+    pub use crate::init::{InitHook, initialize, run_main};
+
+    /// `#[wasmexport::main]` expands to a call of this macro, which refuses to build a wasm
+    /// command without the `command` feature (a command must not export `_initialize`).
+    #[cfg(all(target_family = "wasm", not(feature = "command")))]
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __wasmexport_command_feature {
+        () => {
+            ::core::compile_error!(
+                "#[wasmexport::main] builds a command: enable wasmexport's `command` feature \
+                 (wasmexport = { version = \"...\", features = [\"command\"] }) so that the module \
+                 exports _start and not _initialize"
+            )
+        };
+    }
+    /// See the other definition.
+    #[cfg(not(all(target_family = "wasm", not(feature = "command"))))]
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __wasmexport_command_feature {
+        () => {};
+    }
+    pub use crate::__wasmexport_command_feature as command_feature;
     pub use inventory;
 }

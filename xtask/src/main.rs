@@ -77,7 +77,8 @@ fn ensure_wasm_target() -> Result {
 }
 
 /// The wasm guest workspaces, each built into `target/wasm`.
-const GUEST_MANIFESTS: &[&str] = &["tests/guests/Cargo.toml", "examples/plugin/guest/Cargo.toml"];
+const GUEST_MANIFESTS: &[&str] =
+    &["tests/guests/Cargo.toml", "tests/commands/Cargo.toml", "examples/plugin/guest/Cargo.toml"];
 
 fn wasm_cargo(subcommand: &str, manifest: &str) -> Command {
     let mut cmd = cargo();
@@ -131,5 +132,44 @@ fn test() -> Result {
         "cargo test (unit, ui, doc and wasmtime engine tests)",
         cargo().args(["test", "--workspace"]),
     )?;
+    build_guests()?;
+    let node = find_node()?;
+    run(
+        "node --test tests/node (the guests under node:wasi)",
+        Command::new(node)
+            .current_dir(root())
+            .args(["--no-warnings", "--test", "tests/node/"])
+            .env("WASMEXPORT_WASM_DIR", root().join("target/wasm")),
+    )?;
     Ok(())
+}
+
+/// The machine's `node` (>= 20, for `node:wasi` with `version: 'preview1'`). CI machines start
+/// from a fresh image: where node is missing and we are root, install Debian's `nodejs`.
+fn find_node() -> Result<String> {
+    let works = || {
+        Command::new("node")
+            .arg("--version")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    if works().is_none() {
+        eprintln!(
+            "xtask: node not found; trying `apt-get install nodejs` (the Node WASI tests need it)"
+        );
+        let _ = Command::new("apt-get").arg("update").status();
+        let _ = Command::new("apt-get").args(["install", "-y", "nodejs"]).status();
+    }
+    let version = works().ok_or(
+        "node is not installed and could not be installed: the Node WASI tests need node >= 20 \
+         (apt-get install nodejs)",
+    )?;
+    let major: u32 =
+        version.trim_start_matches('v').split('.').next().unwrap_or("0").parse().unwrap_or(0);
+    if major < 20 {
+        return Err(format!("node {version} is too old: the Node WASI tests need node >= 20"));
+    }
+    Ok("node".to_string())
 }

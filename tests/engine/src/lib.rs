@@ -47,6 +47,30 @@ pub fn guest_path(name: &str) -> PathBuf {
     dir.join(format!("{name}.wasm"))
 }
 
+/// The path of command guest `name`'s module (from `tests/commands`).
+pub fn command_path(name: &str) -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        build_guests(&root().join("tests/commands/Cargo.toml")).unwrap_or_else(|e| panic!("{e:#}"))
+    });
+    dir.join(format!("{name}.wasm"))
+}
+
+/// Builds the fixture crate in `tests/fixtures/NAME` for wasm32-wasip1 (into its own target
+/// directory under `target/fixtures`) and returns whether it built and the compiler's stderr.
+pub fn build_fixture(name: &str) -> (bool, String) {
+    let manifest = root().join("tests/fixtures").join(name).join("Cargo.toml");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--release", "--target", "wasm32-wasip1", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(root().join("target/fixtures"))
+        .output()
+        .expect("running cargo");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// The engine shared by tests that need no special configuration.
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
@@ -89,6 +113,7 @@ pub struct Guest {
     /// The instance.
     pub instance: Instance,
     stderr: MemoryOutputPipe,
+    stdout: MemoryOutputPipe,
 }
 
 impl Guest {
@@ -111,7 +136,8 @@ impl Guest {
         add: impl FnOnce(&mut Linker<Host>) -> Result<()>,
     ) -> Result<Guest> {
         let stderr = MemoryOutputPipe::new(1 << 20);
-        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).inherit_stdout().build_p1();
+        let stdout = MemoryOutputPipe::new(1 << 20);
+        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).stdout(stdout.clone()).build_p1();
         let mut store = Store::new(engine, Host { wasi, depth: 0, max_depth: 0 });
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |h: &mut Host| &mut h.wasi)?;
@@ -119,7 +145,7 @@ impl Guest {
         // Imports a test does not provide trap if called, so one guest serves many tests.
         linker.define_unknown_imports_as_traps(module)?;
         let instance = linker.instantiate(&mut store, module)?;
-        Ok(Guest { store, instance, stderr })
+        Ok(Guest { store, instance, stderr, stdout })
     }
 
     /// Calls export `name` with typed params and results.
@@ -134,6 +160,11 @@ impl Guest {
     /// Everything the guest wrote to stderr so far.
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+
+    /// Everything the guest wrote to stdout so far.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.contents()).into_owned()
     }
 
     /// The size of the guest's linear memory in bytes.
