@@ -50,6 +50,59 @@
 //!     spawn(async move { x * 2 }).await
 //! }
 //! ```
+//!
+//! Suspension between calls: `start` returns before its task runs; the task runs during the
+//! next call that waits, never behind the host's back.
+//!
+//! ```
+//! use std::cell::Cell;
+//! use wasmexport::{spawn, wasmexport, yield_now};
+//!
+//! thread_local!(static HITS: Cell<u32> = const { Cell::new(0) });
+//!
+//! #[wasmexport]
+//! fn start() {
+//!     spawn(async { HITS.set(HITS.get() + 1) }).detach();
+//! }
+//!
+//! #[wasmexport]
+//! async fn hits() -> u32 {
+//!     yield_now().await; // lets the background task run
+//!     HITS.get()
+//! }
+//! ```
+//!
+//! A deadlock traps (`wasmexport: all tasks are asleep - deadlock! export "stuck" ...`):
+//!
+//! ```
+//! # use wasmexport::wasmexport;
+//! #[wasmexport]
+//! async fn stuck() {
+//!     std::future::pending::<()>().await // nothing can wake it, and no timer is armed
+//! }
+//! ```
+//!
+//! Re-entrancy: an export the host calls from inside one of its imports runs on a nested run
+//! of the executor.
+//!
+//! ```
+//! use wasmexport::{wasmexport, wasmimport};
+//!
+//! // The host implements `visit` by calling this module's `leaf` export.
+//! #[wasmimport(module = "host", name = "visit")]
+//! fn visit(depth: u32) -> u32;
+//!
+//! #[wasmexport]
+//! fn leaf(depth: u32) -> u32 {
+//!     depth + 1
+//! }
+//!
+//! #[wasmexport]
+//! async fn root() -> u32 {
+//!     // SAFETY: the host's `visit` takes and returns plain integers.
+//!     unsafe { visit(1) }
+//! }
+//! ```
 #![warn(missing_docs)]
 
 mod abi;
