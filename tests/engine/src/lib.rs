@@ -71,6 +71,26 @@ pub fn build_fixture(name: &str) -> (bool, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// Builds package `package` of the fixture workspace `tests/fixtures/names` for wasm32-wasip1
+/// (`release` or debug); returns the module path if it built, else the compiler's stderr.
+pub fn build_names_fixture(package: &str, release: bool) -> std::result::Result<PathBuf, String> {
+    let manifest = root().join("tests/fixtures/names/Cargo.toml");
+    let target_dir = root().join("target/fixtures");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--target", "wasm32-wasip1", "-p", package, "--manifest-path"]);
+    cmd.arg(&manifest).arg("--target-dir").arg(&target_dir);
+    if release {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().expect("running cargo");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let profile = if release { "release" } else { "debug" };
+    Ok(target_dir.join("wasm32-wasip1").join(profile).join(format!("{package}.wasm")))
+}
+
 /// The engine shared by tests that need no special configuration.
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
