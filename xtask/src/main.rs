@@ -11,6 +11,7 @@ usage: cargo xtask <command>
 commands:
   demo    build the example plugin for wasm32-wasip1 and run it in the wasmtime host
   test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests, docs
+  bench   wasmexport vs the raw extern \"C\" floor and Go's go:wasmexport: a Markdown table
   wasm    build the guest workspaces for wasm32-wasip1 (what the tests build themselves)";
 
 fn main() -> ExitCode {
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("demo") => demo(),
         Some("test") => test(),
+        Some("bench") => bench(),
         Some("wasm") => ensure_wasm_target().and_then(|()| build_guests()),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
@@ -132,6 +134,12 @@ fn test() -> Result {
         "cargo test (unit, ui, doc and wasmtime engine tests)",
         cargo().args(["test", "--workspace"]),
     )?;
+    run(
+        "the benchmarks, once each (no timing; Go left out)",
+        cargo()
+            .args(["test", "-p", "wasmexport-bench", "--benches"])
+            .env("WASMEXPORT_BENCH_NO_GO", "1"),
+    )?;
     build_guests()?;
     let node = find_node()?;
     run(
@@ -142,6 +150,19 @@ fn test() -> Result {
             .env("WASMEXPORT_WASM_DIR", root().join("target/wasm")),
     )?;
     Ok(())
+}
+
+/// Runs the criterion benchmarks, then prints the table (also in target/bench/report.md).
+fn bench() -> Result {
+    ensure_wasm_target()?;
+    run(
+        "cargo bench (criterion, wasmtime, release)",
+        cargo().args(["bench", "-p", "wasmexport-bench", "--bench", "calls"]),
+    )?;
+    run(
+        "the report",
+        cargo().args(["run", "--quiet", "--release", "-p", "wasmexport-bench", "--bin", "report"]),
+    )
 }
 
 /// The machine's `node` (>= 20, for `node:wasi` with `version: 'preview1'`). CI machines start
