@@ -15,12 +15,29 @@ pub struct Guests {
     pub raw: PathBuf,
     /// `#[wasmexport]` exports (tests/guests/bench).
     pub ours: PathBuf,
+    /// The smallest reactors, `add` alone: raw and ours (tests/guests/add_only), in the default
+    /// release profile and in the guests' `small` profile (tuned for size).
+    pub sizes: Sizes,
     /// Go's `add` reactor.
     pub go_add: Option<PathBuf>,
     /// Go's goroutine reactor.
     pub go_tasks: Option<PathBuf>,
+    /// Go's `add` reactor linked with `-ldflags="-s -w"` (no symbol table, no DWARF).
+    pub go_add_stripped: Option<PathBuf>,
     /// Which Go toolchain built the Go guests, or why there are none.
     pub go_note: String,
+}
+
+/// The modules of the size figures.
+pub struct Sizes {
+    /// raw.wasm, default release profile.
+    pub raw: PathBuf,
+    /// add_only.wasm, default release profile.
+    pub ours: PathBuf,
+    /// raw.wasm, `small` profile.
+    pub raw_small: PathBuf,
+    /// add_only.wasm, `small` profile.
+    pub ours_small: PathBuf,
 }
 
 /// Builds every guest once per process. Set `WASMEXPORT_BENCH_NO_GO=1` to leave Go out (the
@@ -30,32 +47,65 @@ pub fn guests() -> &'static Guests {
     GUESTS.get_or_init(|| {
         let dir = build_guests(&root().join("tests/guests/Cargo.toml"))
             .unwrap_or_else(|e| panic!("{e:#}"));
-        let (go_add, go_tasks, go_note) = match go_guests() {
-            Ok((add, tasks, note)) => (Some(add), Some(tasks), note),
-            Err(why) => (None, None, format!("no Go columns: {why}")),
+        let small = build_small().unwrap_or_else(|e| panic!("{e}"));
+        let (go, go_note) = match go_guests() {
+            Ok((go, note)) => (Some(go), note),
+            Err(why) => (None, format!("no Go columns: {why}")),
         };
+        let [go_add, go_tasks, go_add_stripped] = go.map_or([None, None, None], |g| g.map(Some));
         Guests {
             raw: dir.join("raw.wasm"),
             ours: dir.join("bench.wasm"),
+            sizes: Sizes {
+                raw: dir.join("raw.wasm"),
+                ours: dir.join("add_only.wasm"),
+                raw_small: small.join("raw.wasm"),
+                ours_small: small.join("add_only.wasm"),
+            },
             go_add,
             go_tasks,
+            go_add_stripped,
             go_note,
         }
     })
 }
 
-fn go_guests() -> std::result::Result<(PathBuf, PathBuf, String), String> {
+/// Builds `raw` and `add_only` in the guests' `small` profile; returns their directory.
+fn build_small() -> std::result::Result<PathBuf, String> {
+    let target_dir = root().join("target/wasm");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--quiet", "--profile", "small", "-p", "raw", "-p", "add_only"])
+        .args(["--target", "wasm32-wasip1", "--manifest-path"])
+        .arg(root().join("tests/guests/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .output()
+        .map_err(|e| format!("running cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building the small guests failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(target_dir.join("wasm32-wasip1/small"))
+}
+
+/// Go's `add`, goroutine and stripped `add` reactors, and which Go built them.
+fn go_guests() -> std::result::Result<([PathBuf; 3], String), String> {
     if std::env::var_os("WASMEXPORT_BENCH_NO_GO").is_some() {
         return Err("WASMEXPORT_BENCH_NO_GO is set".into());
     }
     let (go, version) = go_toolchain()?;
     let out = root().join("target/bench");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-    let build = |name: &str| -> std::result::Result<PathBuf, String> {
-        let wasm = out.join(format!("go_{name}.wasm"));
+    let build = |name: &str, flags: &[&str]| -> std::result::Result<PathBuf, String> {
+        let wasm = out.join(format!("go_{name}{}.wasm", if flags.is_empty() { "" } else { "_s" }));
         let status = Command::new(&go)
             .current_dir(root().join("bench/go").join(name))
-            .args(["build", "-buildmode=c-shared", "-o"])
+            .args(["build", "-buildmode=c-shared"])
+            .args(flags)
+            .arg("-o")
             .arg(&wasm)
             .arg("main.go")
             .envs([("GOOS", "wasip1"), ("GOARCH", "wasm")])
@@ -68,7 +118,8 @@ fn go_guests() -> std::result::Result<(PathBuf, PathBuf, String), String> {
         }
         Ok(wasm)
     };
-    Ok((build("add")?, build("tasks")?, version))
+    let stripped = build("add", &["-ldflags=-s -w", "-trimpath"])?;
+    Ok(([build("add", &[])?, build("tasks", &[])?, stripped], version))
 }
 
 /// `go` >= 1.24 from PATH, else one installed into a venv under `target/` with

@@ -162,13 +162,25 @@ fn import_wrapper(import: &Import) -> TokenStream {
     let tys: Vec<_> = params.iter().map(|(_, t)| t).collect();
     let abi_params = tys.iter().map(|ty| abi(ty));
     let converted = params.iter().map(|(pat, ty)| into_abi(ty, quote!(#pat)));
-    let call = quote!(__wasmexport_import(#(#converted),*));
+    // Arguments are converted before the host call is marked in flight and the result after
+    // it ends, so that the window in which guest code runs with the mark set is the call alone.
+    let call = quote! {
+        let __wasmexport_args = (#(#converted,)*);
+        let __wasmexport_ret = {
+            // Marks a host call in flight, so that an export entered from inside it is known
+            // to be a re-entrant call (SPEC E7), not a stale state after a trap (E11).
+            let __wasmexport_call = ::wasmexport::__private::HostCall::enter();
+            let (#(#pats,)*) = __wasmexport_args;
+            // SAFETY: the caller of this `unsafe fn` upholds the host function's contract.
+            unsafe { __wasmexport_import(#(#pats),*) }
+        };
+    };
     let (abi_ret, ret_ty, body) = match ret {
         Some(ty) => {
             let abi = abi(ty);
-            (quote!(-> #abi), quote!(-> #ty), from_abi(ty, quote!(unsafe { #call })))
+            (quote!(-> #abi), quote!(-> #ty), from_abi(ty, quote!(__wasmexport_ret)))
         }
-        None => (TokenStream::new(), TokenStream::new(), quote!(unsafe { #call })),
+        None => (TokenStream::new(), TokenStream::new(), quote!(__wasmexport_ret)),
     };
     let vis = &decl.vis;
     quote! {
@@ -179,10 +191,7 @@ fn import_wrapper(import: &Import) -> TokenStream {
                 #[link_name = #name]
                 fn __wasmexport_import(#(#pats: #abi_params),*) #abi_ret;
             }
-            // Marks a host call in flight, so that an export entered from inside it is known
-            // to be a re-entrant call (SPEC E7), not a stale state after a trap (E11).
-            let __wasmexport_call = ::wasmexport::__private::HostCall::enter();
-            // SAFETY: the caller of this `unsafe fn` upholds the host function's contract.
+            #call
             #body
         }
     }

@@ -1,7 +1,7 @@
 //! `_initialize` (SPEC M1, M2): constructors once, the panic hook, then every
 //! `#[wasmexport::init]` fn once, in declaration order within a crate.
 
-use crate::call::{Poison, STATE, current_export};
+use crate::call::{self, current_export};
 use crate::trap::report;
 
 /// One `#[wasmexport::init]` fn, registered by a static constructor that the macro emits.
@@ -33,7 +33,7 @@ extern "C" fn _initialize() {
 /// Runs the module's initialization once; later calls return at once. `_initialize` calls it;
 /// host-side tests (where there is no `_initialize` export) call it directly.
 pub fn initialize() {
-    if STATE.with(|s| s.initialized.get()) {
+    if call::initialized() {
         return;
     }
     run_ctors_once();
@@ -50,21 +50,17 @@ where
 {
     init_runtime();
     let out = crate::call::call_async("main", main);
-    STATE.with(|s| s.exited.set(true));
+    call::mark_exited();
     out
 }
 
 /// The panic hook and the init hooks, once.
 fn init_runtime() {
-    if STATE.with(|s| s.initialized.replace(true)) {
+    if call::initialized() {
         return;
     }
     install_panic_hook();
-    STATE.with(|s| s.export.set("_initialize"));
-    for hook in hooks_in_order() {
-        (hook.run)();
-    }
-    STATE.with(|s| s.export.set(""));
+    call::initializing(run_hooks_in_order);
 }
 
 /// wasm-ld synthesizes `__wasm_call_ctors` to run static constructors (including the ones that
@@ -87,33 +83,53 @@ fn run_ctors_once() {
     }
 }
 
-fn hooks_in_order() -> Vec<&'static InitHook> {
-    let mut hooks: Vec<&InitHook> = inventory::iter::<InitHook>.into_iter().collect();
-    let crate_of = |h: &InitHook| h.module.split("::").next().unwrap_or("");
-    hooks.sort_by(|a, b| {
-        (crate_of(a), a.file, a.line, a.column).cmp(&(crate_of(b), b.file, b.line, b.column))
-    });
-    hooks
+/// Runs every init hook once, ordered by (crate, file, line, column), ties by address.
+///
+/// A selection of the next hook each round, O(n^2) in the number of hooks, which is small: it
+/// needs no `Vec` and no sort, which would add about 20 KB of generic sorting and string
+/// searching code to every module (issue 7's size figure).
+fn run_hooks_in_order() {
+    fn key(h: &'static InitHook) -> (&'static [u8], &'static str, u32, u32, usize) {
+        let module = h.module.as_bytes();
+        let end = module.iter().position(|&b| b == b':').unwrap_or(module.len());
+        let crate_name = module.get(..end).unwrap_or_default();
+        (crate_name, h.file, h.line, h.column, h as *const InitHook as usize)
+    }
+    let mut last = None;
+    loop {
+        let mut next: Option<&'static InitHook> = None;
+        for hook in inventory::iter::<InitHook> {
+            let k = key(hook);
+            if last.is_none_or(|l| k > l) && next.is_none_or(|n| k < key(n)) {
+                next = Some(hook);
+            }
+        }
+        let Some(hook) = next else { return };
+        last = Some(key(hook));
+        (hook.run)();
+    }
 }
 
 /// E8: a panic prints one `wasmexport:` line naming the export and poisons the instance; std then
 /// aborts, which traps (wasm32-wasip1 builds with panic=abort).
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        STATE.with(|s| s.poison.set(Poison::Panic));
+        call::poison_by_panic();
         let msg = info.payload_as_str().unwrap_or("Box<dyn Any>");
-        let at = match info.location() {
-            Some(l) => format!(" at {}:{}:{}", l.file(), l.line(), l.column()),
-            None => String::new(),
-        };
         let export = current_export();
-        let place = if export.is_empty() {
-            String::from("outside any export")
-        } else {
-            format!("in export \"{export}\"")
-        };
-        report(format_args!(
-            "panic {place}: {msg}{at}; the instance is poisoned and later calls trap"
-        ));
+        let (place, quote) =
+            if export.is_empty() { ("outside any export", "") } else { ("in export \"", "\"") };
+        match info.location() {
+            Some(at) => report(format_args!(
+                "panic {place}{export}{quote}: {msg} at {}:{}:{}; the instance is poisoned and \
+                 later calls trap",
+                at.file(),
+                at.line(),
+                at.column()
+            )),
+            None => report(format_args!(
+                "panic {place}{export}{quote}: {msg}; the instance is poisoned and later calls trap"
+            )),
+        }
     }));
 }

@@ -83,7 +83,9 @@
 //! ```
 //!
 //! Re-entrancy: an export the host calls from inside one of its imports runs on a nested run
-//! of the executor.
+//! of the executor. Declare such imports with [`macro@wasmimport`]: an export entered while
+//! guest code runs (not a `#[wasmimport]` call) means that an earlier call was unwound by a
+//! trap, and it traps with `wasmexport: module poisoned: an earlier call did not return`.
 //!
 //! ```
 //! use wasmexport::{wasmexport, wasmimport};
@@ -191,6 +193,12 @@ pub use wasmexport_macros::main;
 /// The counterpart of [`macro@wasmexport`], with the same type rules. The generated fn is
 /// `unsafe` to call, as any foreign fn, and tells the executor that a host call is in flight so
 /// that an export the host calls from inside it runs as a re-entrant call.
+///
+/// Imports declared in a plain `extern "C"` block work too, but an export the host calls from
+/// inside one of them cannot be told apart from a call made after a trap left an earlier call
+/// half-done, so it traps (`module poisoned`). A trap raised by a `#[wasmimport]` host function
+/// itself is the one case the module cannot detect: see the README's "Host imports and aborted
+/// calls".
 ///
 /// ```
 /// use wasmexport::wasmimport;

@@ -1,7 +1,97 @@
 //! Traps this crate causes on purpose: one `wasmexport:` line on stderr, then `unreachable`.
+//!
+//! The line is formatted into a buffer on the stack, not a `String`: a trap must not depend on
+//! the allocator (the heap may be what went wrong), and it keeps `alloc::fmt::format` out of
+//! modules that never format anything else.
 
-use std::fmt;
-use std::io::Write;
+use std::fmt::{self, Write as _};
+
+/// One line of at most `N` bytes (`N` > 4); what does not fit is cut, ending in `...`.
+struct Line<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+    cut: bool,
+}
+
+impl<const N: usize> Line<N> {
+    fn new() -> Self {
+        Line { buf: [0; N], len: 0, cut: false }
+    }
+
+    fn finish(&mut self) -> &[u8] {
+        let end: &[u8] = if self.cut { b"...\n" } else { b"\n" };
+        for (dst, src) in self.buf.iter_mut().skip(self.len).zip(end) {
+            *dst = *src;
+        }
+        self.len += end.len();
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> fmt::Write for Line<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Room is kept for the end: "...\n" if cut, else "\n".
+        let room = N - 4 - self.len;
+        let take = if s.len() <= room {
+            s.len()
+        } else {
+            self.cut = true;
+            // Cut on a char boundary, so the line stays UTF-8.
+            (0..=room).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0)
+        };
+        // Byte by byte rather than slicing: no index can fail, so no panic message (and its
+        // formatting code) comes with it.
+        let free = self.buf.iter_mut().skip(self.len);
+        for (dst, src) in free.zip(s.bytes().take(take)) {
+            *dst = src;
+        }
+        self.len += take;
+        Ok(())
+    }
+}
+
+/// Writes all of `bytes` to fd 2: straight to WASI's `fd_write` on wasm (which std imports
+/// anyway), so that no lock and no `std::io` error type is involved.
+fn write_stderr(bytes: &[u8]) {
+    #[cfg(target_family = "wasm")]
+    {
+        let mut bytes = bytes;
+        #[repr(C)]
+        struct Ciovec {
+            buf: *const u8,
+            len: usize,
+        }
+        #[link(wasm_import_module = "wasi_snapshot_preview1")]
+        unsafe extern "C" {
+            fn fd_write(fd: u32, iovs: *const Ciovec, iovs_len: usize, nwritten: *mut usize)
+            -> u16;
+        }
+        while !bytes.is_empty() {
+            let iov = Ciovec { buf: bytes.as_ptr(), len: bytes.len() };
+            let mut written = 0;
+            // SAFETY: `iov` points at `bytes`, live and unchanged for the call, and `written`
+            // is a valid place for the count; WASI's fd_write reads the one iovec and writes
+            // only `written`.
+            let errno = unsafe { fd_write(2, &iov, 1, &mut written) };
+            if errno != 0 || written == 0 {
+                return;
+            }
+            bytes = bytes.get(written..).unwrap_or_default();
+        }
+    }
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use std::io::Write as _;
+        let _ = std::io::stderr().write_all(bytes);
+    }
+}
+
+/// Writes `wasmexport: {msg}` and a newline to fd 2 in one write.
+pub(crate) fn report(msg: fmt::Arguments<'_>) {
+    let mut line = Line::<1024>::new();
+    let _ = write!(line, "wasmexport: {msg}");
+    write_stderr(line.finish());
+}
 
 /// Writes `wasmexport: {msg}` to fd 2 in one write, then traps.
 ///
@@ -10,21 +100,38 @@ use std::io::Write;
 #[cold]
 #[inline(never)]
 pub(crate) fn trap(msg: fmt::Arguments<'_>) -> ! {
-    let line = format!("wasmexport: {msg}\n");
     #[cfg(target_family = "wasm")]
     {
-        let _ = std::io::stderr().write_all(line.as_bytes());
+        report(msg);
         core::arch::wasm32::unreachable()
     }
     #[cfg(not(target_family = "wasm"))]
     {
-        let _ = std::io::stderr().flush();
-        panic!("{}", line.trim_end())
+        panic!("wasmexport: {msg}")
     }
 }
 
-/// Writes one `wasmexport:` line without trapping (the panic hook's message; std traps after it).
-pub(crate) fn report(msg: fmt::Arguments<'_>) {
-    let line = format!("wasmexport: {msg}\n");
-    let _ = std::io::stderr().write_all(line.as_bytes());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line<const N: usize>(text: &str) -> String {
+        let mut line = Line::<N>::new();
+        let _ = line.write_str(text);
+        String::from_utf8(line.finish().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_line_that_fits_ends_in_a_newline() {
+        assert_eq!(line::<16>("hello"), "hello\n");
+        assert_eq!(line::<9>("hello"), "hello\n");
+    }
+
+    #[test]
+    fn a_long_line_is_cut_on_a_char_boundary() {
+        assert_eq!(line::<10>("hello world"), "hello ...\n");
+        // 'é' is two bytes: the cut does not split it.
+        assert_eq!(line::<9>("abcdéfgh"), "abcd...\n");
+        assert_eq!(line::<8>("ééééé"), "éé...\n");
+    }
 }

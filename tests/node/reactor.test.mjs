@@ -13,7 +13,14 @@ function reactor(name, imports) {
 
 function reentry(self) {
   const call = (name) => (n) => self.exports[name](n);
-  return { test: { reenter: call('recurse'), reenter_async: call('recurse_async'), call_inner: () => self.exports.inner_spawns() } };
+  return {
+    test: {
+      reenter: call('recurse'),
+      reenter_async: call('recurse_async'),
+      call_inner: () => self.exports.inner_spawns(),
+      call_nested_waker: () => self.exports.nested_wakes_outer(),
+    },
+  };
 }
 
 test('values cross at their edges', () => {
@@ -89,5 +96,58 @@ test('re-entrant calls from JS imports, sync and async, 200 deep', () => {
   assert.equal(g.exports.recurse(200), 200);
   assert.equal(g.exports.recurse_async(200), 200);
   assert.equal(g.exports.outer(), 107);
+  assert.equal(g.exports.outer_woken_from_nested(), 5);
   assert.equal(g.exports.tasks(), 1);
+});
+
+// SPEC E11: calls unwound without the runtime's code running poison the instance.
+const POISONED = /^wasmexport: module poisoned: an earlier call did not return \(it trapped\); export "add" cannot run/m;
+
+function aborter(self) {
+  return {
+    test: {
+      fail: () => { throw new Error('the host function failed'); },
+      reenter: (n) => self.exports.recurse(n),
+      reenter_plain: (n) => self.exports.recurse_plain(n),
+      swallow_nested_trap: () => {
+        assert.throws(() => self.exports.trap_now(), WebAssembly.RuntimeError);
+        return 0;
+      },
+    },
+  };
+}
+
+function assertPoisoned(g) {
+  assert.throws(() => g.exports.add(1, 2), WebAssembly.RuntimeError);
+  assert.match(g.stderr(), POISONED);
+  assert.throws(() => g.exports.tasks(), WebAssembly.RuntimeError);
+}
+
+test('a host import that throws poisons the instance', () => {
+  const g = reactor('abort', aborter);
+  assert.equal(g.exports.add(1, 2), 3);
+  assert.throws(() => g.exports.call_failing_plain(), /the host function failed/);
+  assertPoisoned(g);
+});
+
+test('stack exhaustion poisons the instance', () => {
+  const g = reactor('abort', aborter);
+  assert.equal(g.exports.deep(100), 100);
+  assert.throws(() => g.exports.deep(0xffffffff), RangeError);
+  assertPoisoned(g);
+});
+
+test('re-entry through #[wasmimport] is allowed, through a plain import it poisons', () => {
+  const g = reactor('abort', aborter);
+  assert.equal(g.exports.recurse(50), 50);
+  assert.throws(() => g.exports.recurse_plain(2), WebAssembly.RuntimeError);
+  assert.match(g.stderr(), /export "recurse_plain" cannot run; create a new instance \(if this call came from inside a host import, declare that import with #\[wasmimport\]/);
+  assertPoisoned(g);
+});
+
+test('a nested trap that JS catches stops the outer call', () => {
+  const g = reactor('abort', aborter);
+  assert.throws(() => g.exports.call_swallowing(), WebAssembly.RuntimeError);
+  assert.match(g.stderr(), /^wasmexport: module poisoned: export "trap_now", called from inside a host import, did not return/);
+  assertPoisoned(g);
 });

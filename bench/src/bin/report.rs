@@ -66,9 +66,10 @@ fn main() {
     let gs = guests();
     let engine = Engine::default();
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len() as f64).ok();
-    let add_only = gs.ours.with_file_name("add_only.wasm");
-    let (raw_size, our_size) = (size(&gs.raw), size(&add_only));
+    let (raw_size, our_size) = (size(&gs.sizes.raw), size(&gs.sizes.ours));
     let go_size = gs.go_add.as_deref().and_then(size);
+    let (raw_small, our_small) = (size(&gs.sizes.raw_small), size(&gs.sizes.ours_small));
+    let go_small = gs.go_add_stripped.as_deref().and_then(size);
 
     const PARKED: u32 = 100_000;
     let ours_mem = memory_after_parking(&engine, &gs.ours, PARKED);
@@ -121,12 +122,22 @@ fn main() {
         |x: Option<f64>| x.map_or("–".into(), |b| format!("{:.1} KiB ({b:.0} B)", b / 1024.0));
     let _ = writeln!(
         t,
-        "| module size, release, one `add` export | {} | {} | {} | {} | {} |",
+        "| module size, one `add` export, default release profile | {} | {} | {} | {} | {} |",
         kb(raw_size),
         kb(our_size),
         kb(go_size),
         ratio(our_size, raw_size),
         ratio(go_size, our_size)
+    );
+    let _ = writeln!(
+        t,
+        "| module size, release tuned for size (Rust: `opt-level = \"z\"`, LTO, 1 codegen unit, \
+         `strip`; Go: `-ldflags=\"-s -w\"`) | {} | {} | {} | {} | {} |",
+        kb(raw_small),
+        kb(our_small),
+        kb(go_small),
+        ratio(our_small, raw_small),
+        ratio(go_small, our_small)
     );
     let mem = |m: Option<(usize, usize)>| {
         m.map_or("–".into(), |(a, b)| {
@@ -190,8 +201,9 @@ fn main() {
     );
     let _ = writeln!(
         g,
-        "- module at least 50x smaller than Go's: {}",
-        goal(cmp(go_size, our_size, |go, o| go >= 50.0 * o))
+        "- module at least 50x smaller than Go's: default release profile: {}; tuned for size: {}",
+        goal(cmp(go_size, our_size, |go, o| go >= 50.0 * o)),
+        goal(cmp(go_small, our_small, |go, o| go >= 50.0 * o))
     );
     let _ = writeln!(
         g,

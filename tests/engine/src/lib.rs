@@ -195,13 +195,16 @@ impl Guest {
 }
 
 /// Defines the `test` imports through which a guest re-enters itself: `reenter(n)` calls the
-/// guest's `recurse(n)`, `reenter_async(n)` its `recurse_async(n)`, and `call_inner()` its
-/// `inner_spawns()`. Each tracks the nesting depth in `Host`.
+/// guest's `recurse(n)`, `reenter_async(n)` its `recurse_async(n)`, `call_inner()` its
+/// `inner_spawns()` and `call_nested_waker()` its `nested_wakes_outer()`. Each tracks the nesting depth in `Host`.
 pub fn reentry_imports(linker: &mut Linker<Host>) -> Result<()> {
-    for (import, export) in
-        [("reenter", "recurse"), ("reenter_async", "recurse_async"), ("call_inner", "inner_spawns")]
-    {
-        if import == "call_inner" {
+    for (import, export) in [
+        ("reenter", "recurse"),
+        ("reenter_async", "recurse_async"),
+        ("call_inner", "inner_spawns"),
+        ("call_nested_waker", "nested_wakes_outer"),
+    ] {
+        if import.starts_with("call_") {
             linker.func_wrap(
                 "test",
                 import,

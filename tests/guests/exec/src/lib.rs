@@ -170,12 +170,11 @@ async fn wait_for_background() -> i32 {
     rx.await.unwrap_or(-1)
 }
 
-// E7: re-entrancy through host imports.
-#[link(wasm_import_module = "test")]
-unsafe extern "C" {
-    /// The host calls this instance's `recurse(n)`.
-    fn reenter(n: i32) -> i32;
-}
+// E7: re-entrancy through host imports declared with `#[wasmimport]` (E11: a plain `extern`
+// import that re-enters poisons the instance; tests/guests/abort shows that).
+/// The host calls this instance's `recurse(n)`.
+#[wasmimport(module = "test", name = "reenter")]
+fn reenter(n: i32) -> i32;
 
 /// Recurses through the host; returns the depth reached.
 #[wasmexport]
@@ -226,6 +225,41 @@ async fn outer() -> i32 {
         Some(h) => inner * 100 + h.await,
         None => -1,
     }
+}
+
+thread_local! {
+    static OUTER_TX: RefCell<Option<oneshot::Sender<i32>>> = const { RefCell::new(None) };
+}
+
+#[wasmimport(module = "test", name = "call_nested_waker")]
+fn call_nested_waker() -> i32;
+
+/// Awaits a reply that a task of a nested call sends, while a task of its own makes the host
+/// call: the wake of this (outer) call happens inside the nested call's run loop.
+#[wasmexport]
+async fn outer_woken_from_nested() -> i32 {
+    let (tx, rx) = oneshot::channel();
+    OUTER_TX.with(|t| *t.borrow_mut() = Some(tx));
+    spawn(async {
+        // SAFETY: the test host implements `call_nested_waker` by calling `nested_wakes_outer`.
+        unsafe { call_nested_waker() };
+    })
+    .detach();
+    rx.await.unwrap_or(-1)
+}
+
+/// Called by the host from inside a task of `outer_woken_from_nested`: replies to it from a
+/// task of its own, and returns once that task has.
+#[wasmexport]
+async fn nested_wakes_outer() -> i32 {
+    spawn(async {
+        yield_now().await;
+        if let Some(tx) = OUTER_TX.with(|t| t.borrow_mut().take()) {
+            let _ = tx.send(5);
+        }
+    })
+    .await;
+    1
 }
 
 // E8: a panic in a spawned task.

@@ -1,0 +1,155 @@
+//! SPEC E11 on wasmtime with the `abort` guest: a call unwound by a trap that the runtime never
+//! sees poisons the instance; re-entry through `#[wasmimport]` stays allowed.
+
+use std::time::Duration;
+use wasmexport_engine_tests::{Guest, Host, engine_with, module, reentry_imports};
+use wasmtime::{Caller, Engine, Linker, Module, Result, Trap, UpdateDeadline, bail};
+
+const POISONED: &str = "wasmexport: module poisoned: an earlier call did not return (it trapped); export \"add\" \
+     cannot run; create a new instance";
+
+/// The `test` imports of the abort guest.
+fn imports(linker: &mut Linker<Host>) -> Result<()> {
+    linker.func_wrap("test", "fail", || -> Result<i32> { bail!("the host function failed") })?;
+    linker.func_wrap("test", "reenter_plain", |mut caller: Caller<'_, Host>, n: i32| {
+        let f = caller.get_export("recurse_plain").and_then(|e| e.into_func()).unwrap();
+        f.typed::<i32, i32>(&caller)?.call(&mut caller, n)
+    })?;
+    linker.func_wrap("test", "swallow_nested_trap", |mut caller: Caller<'_, Host>| {
+        let f = caller.get_export("trap_now").and_then(|e| e.into_func()).unwrap();
+        let err = f.typed::<(), i32>(&caller)?.call(&mut caller, ()).unwrap_err();
+        assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached));
+        Ok(0)
+    })?;
+    reentry_imports(linker)
+}
+
+/// An initialized guest on `engine`, its store set up by `setup` first.
+fn guest_on(engine: &Engine, setup: impl FnOnce(&mut Guest)) -> Guest {
+    let module = Module::from_file(engine, wasmexport_engine_tests::guest_path("abort")).unwrap();
+    let mut g = Guest::with_imports(engine, &module, imports).unwrap();
+    setup(&mut g);
+    g.call::<(), ()>("_initialize", ()).unwrap();
+    g
+}
+
+fn guest() -> Guest {
+    let mut g =
+        Guest::with_imports(wasmexport_engine_tests::engine(), &module("abort"), imports).unwrap();
+    g.call::<(), ()>("_initialize", ()).unwrap();
+    g
+}
+
+/// The next call traps with the poisoned line, and so do the calls after it.
+fn assert_poisoned(g: &mut Guest) {
+    let before = g.stderr();
+    let err = g.call::<(i32, i32), i32>("add", (1, 2)).unwrap_err();
+    assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached), "{err:?}");
+    let printed = g.stderr()[before.len()..].to_string();
+    assert!(printed.starts_with(POISONED), "printed: {printed:?}");
+    // It stays poisoned.
+    assert!(g.call::<(i32, i32), i32>("add", (1, 2)).is_err());
+    assert!(g.call::<(), u32>("tasks", ()).is_err());
+}
+
+#[test]
+fn a_host_import_that_traps_poisons_the_instance() {
+    let mut g = guest();
+    assert_eq!(g.call::<(i32, i32), i32>("add", (1, 2)).unwrap(), 3);
+    let err = g.call::<(), i32>("call_failing_plain", ()).unwrap_err();
+    assert!(format!("{err:?}").contains("the host function failed"), "{err:?}");
+    assert_poisoned(&mut g);
+}
+
+#[test]
+fn fuel_exhaustion_poisons_the_instance() {
+    let engine = engine_with(|c| {
+        c.consume_fuel(true);
+    });
+    let mut g = guest_on(&engine, |g| g.store.set_fuel(1_000_000).unwrap());
+    assert_eq!(g.call::<u64, u64>("spin", 10).unwrap(), 45);
+    let err = g.call::<u64, u64>("spin", u64::MAX).unwrap_err();
+    assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::OutOfFuel), "{err:?}");
+    g.store.set_fuel(1_000_000).unwrap();
+    assert_poisoned(&mut g);
+}
+
+#[test]
+fn epoch_interruption_poisons_the_instance() {
+    let engine = engine_with(|c| {
+        c.epoch_interruption(true);
+    });
+    let mut g = guest_on(&engine, |g| g.store.set_epoch_deadline(1));
+    g.store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Interrupt));
+    let ticker = engine.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        ticker.increment_epoch();
+    });
+    let err = g.call::<u64, u64>("spin", u64::MAX).unwrap_err();
+    assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::Interrupt), "{err:?}");
+    g.store.set_epoch_deadline(u64::MAX / 2);
+    assert_poisoned(&mut g);
+}
+
+#[test]
+fn stack_exhaustion_poisons_the_instance() {
+    let mut g = guest();
+    assert_eq!(g.call::<u32, u32>("deep", 100).unwrap(), 100);
+    let err = g.call::<u32, u32>("deep", u32::MAX).unwrap_err();
+    assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::StackOverflow), "{err:?}");
+    assert_poisoned(&mut g);
+}
+
+#[test]
+fn reentry_through_wasmimport_is_allowed_through_a_plain_import_it_poisons() {
+    let mut g = guest();
+    // `recurse` re-enters through `#[wasmimport] fn reenter`.
+    assert_eq!(g.call::<i32, i32>("recurse", 20).unwrap(), 20);
+    assert_eq!(g.store.data().max_depth, 20);
+    assert_eq!(g.call::<u32, u32>("deep", 10).unwrap(), 10);
+    // `recurse_plain` re-enters through a plain `extern` import: indistinguishable from a call
+    // made after a trap left the module mid-call, so refused, saying what to do.
+    assert_eq!(g.call::<i32, i32>("recurse_plain", 0).unwrap(), 0);
+    let err = g.call::<i32, i32>("recurse_plain", 2).unwrap_err();
+    assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached), "{err:?}");
+    assert_eq!(
+        g.stderr(),
+        "wasmexport: module poisoned: an earlier call did not return (it trapped); export \
+         \"recurse_plain\" cannot run; create a new instance (if this call came from inside a \
+         host import, declare that import with #[wasmimport]: only then is re-entering \
+         allowed)\n"
+    );
+    assert_poisoned(&mut g);
+}
+
+#[test]
+fn a_nested_trap_that_the_host_swallows_stops_the_outer_call() {
+    let mut g = guest();
+    let err = g.call::<(), i32>("call_swallowing", ()).unwrap_err();
+    assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached), "{err:?}");
+    assert_eq!(
+        g.stderr(),
+        "wasmexport: module poisoned: export \"trap_now\", called from inside a host import, did \
+         not return (it trapped, and the host went on); the call that made the host call cannot \
+         go on; create a new instance\n"
+    );
+    assert_poisoned(&mut g);
+}
+
+/// The documented limit: a trap raised by a `#[wasmimport]` host function itself leaves the
+/// module exactly as a host call in flight does, so the next call runs as a re-entrant call
+/// (the runtime's state is whole at every `#[wasmimport]` call, so it runs correctly); the
+/// trapped call's task is never resumed and still counts in `task_count()`.
+#[test]
+fn a_trap_raised_by_a_wasmimport_host_fn_is_taken_for_a_host_call_in_flight() {
+    let mut g = guest();
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 1);
+    let err = g.call::<(), i32>("call_failing", ()).unwrap_err();
+    assert!(format!("{err:?}").contains("the host function failed"), "{err:?}");
+    assert_eq!(g.call::<(i32, i32), i32>("add", (1, 2)).unwrap(), 3);
+    // This call, the trapped `call_failing` and the task it spawned.
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 3);
+    assert_eq!(g.call::<i32, i32>("recurse", 5).unwrap(), 5);
+    assert_eq!(g.stderr(), "");
+}

@@ -1,0 +1,105 @@
+//! SPEC E11: traps that unwind through the module without its code running, one export each,
+//! driven by tests/engine/tests/aborted.rs and tests/node/reactor.test.mjs.
+
+use std::hint::black_box;
+use wasmexport::{spawn, task_count, wasmexport, wasmimport, yield_now};
+
+#[wasmexport]
+fn add(x: i32, y: i32) -> i32 {
+    x.wrapping_add(y)
+}
+
+#[wasmexport]
+fn tasks() -> u32 {
+    task_count() as u32
+}
+
+/// A host function that traps (wasmtime) or throws (Node), declared with `#[wasmimport]`.
+#[wasmimport(module = "test", name = "fail")]
+fn fail() -> i32;
+
+#[link(wasm_import_module = "test")]
+unsafe extern "C" {
+    /// The same host function through a plain `extern` block.
+    #[link_name = "fail"]
+    fn fail_plain() -> i32;
+    /// The host calls this instance's `recurse_plain(n)`.
+    fn reenter_plain(n: i32) -> i32;
+}
+
+/// Calls the failing host function through a plain import, from an async export with a task
+/// parked, so that the executor has state to leave behind.
+#[wasmexport]
+async fn call_failing_plain() -> i32 {
+    spawn(async { yield_now().await }).detach();
+    // SAFETY: `fail` takes nothing and returns an i32 (or never returns).
+    unsafe { fail_plain() }
+}
+
+/// The same through the `#[wasmimport]` declaration.
+#[wasmexport]
+async fn call_failing() -> i32 {
+    spawn(async { yield_now().await }).detach();
+    // SAFETY: as above.
+    unsafe { fail() }
+}
+
+/// Re-enters through a plain import: the runtime cannot tell this from a stale state.
+#[wasmexport]
+fn recurse_plain(n: i32) -> i32 {
+    if n <= 0 {
+        return 0;
+    }
+    // SAFETY: the test host implements `reenter_plain` by calling `recurse_plain` again.
+    1 + unsafe { reenter_plain(n - 1) }
+}
+
+/// Burns `n` loop iterations (for fuel and epoch interruption).
+#[wasmexport]
+fn spin(n: u64) -> u64 {
+    let mut acc = 0u64;
+    for i in 0..n {
+        acc = black_box(acc.wrapping_add(i));
+    }
+    acc
+}
+
+/// Recurses `n` deep in plain Rust: enough `n` exhausts the engine's stack.
+#[wasmexport]
+fn deep(n: u32) -> u32 {
+    fn go(n: u32) -> u32 {
+        if n == 0 { 0 } else { black_box(go(black_box(n - 1))) + 1 }
+    }
+    go(n)
+}
+
+/// Traps in wasm code (what a stack overflow or a bounds check does), no panic involved.
+#[wasmexport]
+fn trap_now() -> i32 {
+    core::arch::wasm32::unreachable()
+}
+
+/// The host calls `trap_now` from inside this import, catches the trap and returns 0.
+#[wasmimport(module = "test", name = "swallow_nested_trap")]
+fn swallow_nested_trap() -> i32;
+
+/// Calls a host function that swallows a trap of a nested call: this call must not go on.
+#[wasmexport]
+fn call_swallowing() -> i32 {
+    // SAFETY: the host function takes nothing and returns an i32.
+    unsafe { swallow_nested_trap() }
+}
+
+/// The host calls this instance's `recurse(n)`.
+#[wasmimport(module = "test", name = "reenter")]
+fn reenter(n: i32) -> i32;
+
+/// Re-enters through a `#[wasmimport]` import: allowed.
+#[wasmexport]
+fn recurse(n: i32) -> i32 {
+    if n <= 0 {
+        return 0;
+    }
+    // SAFETY: the test host implements `reenter` by calling `recurse` again.
+    1 + unsafe { reenter(n - 1) }
+}
