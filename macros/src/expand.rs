@@ -5,7 +5,7 @@
 use crate::ast::{self, Context, ExportArgs, ImportArgs};
 use crate::valid::{self, Export, Import};
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::Type;
 use syn::spanned::Spanned;
 
@@ -158,10 +158,19 @@ fn import_wrapper(import: &Import) -> TokenStream {
     let attrs = &decl.attrs;
     let sig = &decl.sig;
     let ident = &sig.ident;
+    // The wrapper's parameters keep the user's patterns (`mut x` included); everything else
+    // names them by their ident (validation allows plain names only).
     let pats: Vec<_> = params.iter().map(|(p, _)| p).collect();
+    let names: Vec<TokenStream> = pats
+        .iter()
+        .map(|pat| match pat {
+            syn::Pat::Ident(p) => p.ident.to_token_stream(),
+            other => other.to_token_stream(),
+        })
+        .collect();
     let tys: Vec<_> = params.iter().map(|(_, t)| t).collect();
     let abi_params = tys.iter().map(|ty| abi(ty));
-    let converted = params.iter().map(|(pat, ty)| into_abi(ty, quote!(#pat)));
+    let converted = names.iter().zip(&tys).map(|(name, ty)| into_abi(ty, name.clone()));
     // Arguments are converted before the host call is marked in flight and the result after
     // it ends, so that the window in which guest code runs with the mark set is the call alone.
     let call = quote! {
@@ -170,9 +179,9 @@ fn import_wrapper(import: &Import) -> TokenStream {
             // Marks a host call in flight, so that an export entered from inside it is known
             // to be a re-entrant call (SPEC E7), not a stale state after a trap (E11).
             let __wasmexport_call = ::wasmexport::__private::HostCall::enter();
-            let (#(#pats,)*) = __wasmexport_args;
+            let (#(#names,)*) = __wasmexport_args;
             // SAFETY: the caller of this `unsafe fn` upholds the host function's contract.
-            unsafe { __wasmexport_import(#(#pats),*) }
+            unsafe { __wasmexport_import(#(#names),*) }
         };
     };
     let (abi_ret, ret_ty, body) = match ret {
@@ -189,7 +198,7 @@ fn import_wrapper(import: &Import) -> TokenStream {
             #[link(wasm_import_module = #module)]
             unsafe extern "C" {
                 #[link_name = #name]
-                fn __wasmexport_import(#(#pats: #abi_params),*) #abi_ret;
+                fn __wasmexport_import(#(#names: #abi_params),*) #abi_ret;
             }
             #call
             #body

@@ -7,6 +7,8 @@
 mod ast;
 mod context;
 mod expand;
+#[cfg(test)]
+mod fuzz;
 mod valid;
 
 use proc_macro::TokenStream;

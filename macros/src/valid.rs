@@ -172,8 +172,17 @@ pub fn import(args: syn::Result<ImportArgs>, item: &Item) -> syn::Result<Import>
         }
     }
     for (pat, _) in &params {
-        if !matches!(pat, syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none()) {
-            errors.push(pat, "#[wasmimport] parameters must be plain names");
+        match pat {
+            syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                if let Some(m) = &p.mutability {
+                    // Found by the fuzzer: `mut` used to expand to code that did not compile.
+                    errors.push(
+                        m,
+                        "`mut` means nothing on a #[wasmimport] parameter: the fn has no body",
+                    );
+                }
+            }
+            _ => errors.push(pat, "#[wasmimport] parameters must be plain names"),
         }
     }
     let ret = result_type(&sig.output);

@@ -12,6 +12,7 @@ commands:
   demo    build the example plugin for wasm32-wasip1 and run it in the wasmtime host
   test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests, docs
   bench   wasmexport vs the raw extern \"C\" floor and Go's go:wasmexport: a Markdown table
+  fuzz    the macro fuzz targets, long: WASMEXPORT_FUZZ_CASES cases each (default 1,000,000)
   wasm    build the guest workspaces for wasm32-wasip1 (what the tests build themselves)";
 
 fn main() -> ExitCode {
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("test") => test(),
         Some("bench") => bench(),
+        Some("fuzz") => fuzz(),
         Some("wasm") => ensure_wasm_target().and_then(|()| build_guests()),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
@@ -132,7 +134,11 @@ fn test() -> Result {
     )?;
     run(
         "cargo test (unit, ui, doc and wasmtime engine tests)",
-        cargo().args(["test", "--workspace"]),
+        cargo().args(["test", "--workspace", "--", "--skip", "fuzz::"]),
+    )?;
+    run(
+        "macro fuzz targets, bounded (WASMEXPORT_FUZZ_CASES, default 10,000 each)",
+        cargo().args(["test", "-p", "wasmexport-macros", "fuzz::", "--", "--nocapture"]),
     )?;
     run(
         "the benchmarks, once each (no timing; Go left out)",
@@ -150,6 +156,18 @@ fn test() -> Result {
             .env("WASMEXPORT_WASM_DIR", root().join("target/wasm")),
     )?;
     Ok(())
+}
+
+/// The fuzz targets of the macros (macros/src/fuzz.rs), optimized, with a million cases each
+/// unless WASMEXPORT_FUZZ_CASES says otherwise; prints the inputs tried per target.
+fn fuzz() -> Result {
+    let cases = std::env::var("WASMEXPORT_FUZZ_CASES").unwrap_or_else(|_| "1000000".into());
+    run(
+        &format!("macro fuzz targets, {cases} cases each"),
+        cargo()
+            .args(["test", "--release", "-p", "wasmexport-macros", "fuzz", "--", "--nocapture"])
+            .env("WASMEXPORT_FUZZ_CASES", &cases),
+    )
 }
 
 /// Runs the criterion benchmarks, then prints the table (also in target/bench/report.md).

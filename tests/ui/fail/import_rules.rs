@@ -17,4 +17,7 @@ fn bad_types(key: u8, name: &str) -> String;
 #[wasmimport(module = "host")]
 async fn not_async(key: i32) -> i32;
 
+#[wasmimport(module = "host")]
+fn patterns(mut key: i32, (a, b): (i32, i32), _: i32);
+
 fn main() {}

@@ -330,3 +330,22 @@ async fn polls_while_waiting() -> u32 {
 async fn spawn_one(x: i32) -> i32 {
     spawn(async move { x + 1 }).await
 }
+
+/// A storm: spawns `n` tasks that each yield once, awaits them all; returns the sum of their
+/// outputs (`0 + 1 + ... + n-1`, wrapping).
+#[wasmexport]
+async fn spawn_many(n: u32) -> u32 {
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            spawn(async move {
+                yield_now().await;
+                i
+            })
+        })
+        .collect();
+    let mut sum = 0u32;
+    for h in handles {
+        sum = sum.wrapping_add(h.await);
+    }
+    sum
+}
