@@ -34,9 +34,9 @@ fn call(g: &mut Guest, i: u32) {
             g.call::<(), i32>("start_bumper", ()).unwrap();
         }
     }
-    if i % 50_000 == 0 {
+    if i.is_multiple_of(50_000) {
         g.call::<u32, ()>("sleep_ms", 1).unwrap();
-    } else if i % 1_000 == 0 {
+    } else if i.is_multiple_of(1_000) {
         g.call::<u32, ()>("sleep_ms", 0).unwrap();
     }
 }
@@ -52,7 +52,7 @@ fn a_million_mixed_calls_leave_memory_and_tasks_flat() {
     let settled = footprint(&mut g);
     for i in WARM_UP..CALLS {
         call(&mut g, i);
-        if i % 100_000 == 0 {
+        if i.is_multiple_of(100_000) {
             assert_eq!(footprint(&mut g), settled, "after {i} calls (memory, live bytes, tasks)");
         }
     }
