@@ -7,7 +7,8 @@
 //! mutations of both (tokens dropped, swapped, inserted, streams cut short).
 //!
 //! `cargo xtask test` runs `WASMEXPORT_FUZZ_CASES` cases (default 10,000) per target;
-//! `cargo xtask fuzz` runs a million. Each target prints how many inputs it tried.
+//! `cargo xtask fuzz` runs 200,000 (or as many as it says). Each target prints how many inputs it
+//! tried.
 
 use crate::ast::{Context, Enclosing};
 use crate::{context, expand};

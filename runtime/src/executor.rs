@@ -214,8 +214,10 @@ impl Drop for Level {
     fn drop(&mut self) {
         let _ = EXECUTOR.try_with(|e| {
             let mut calls = e.calls.borrow_mut();
-            let gone = calls[self.0..].iter().filter(|&&c| c == CallWake::Deferred).count();
-            e.deferred.set(e.deferred.get() - gone);
+            if e.deferred.get() != 0 {
+                let gone = calls[self.0..].iter().filter(|&&c| c == CallWake::Deferred).count();
+                e.deferred.set(e.deferred.get() - gone);
+            }
             calls.truncate(self.0);
         });
     }

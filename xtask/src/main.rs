@@ -12,7 +12,7 @@ commands:
   demo    build the example plugin for wasm32-wasip1 and run it in the wasmtime host
   test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests, docs
   bench   wasmexport vs the raw extern \"C\" floor and Go's go:wasmexport: a Markdown table
-  fuzz    the macro fuzz targets, long: WASMEXPORT_FUZZ_CASES cases each (default 1,000,000)
+  fuzz    the macro fuzz targets, long: WASMEXPORT_FUZZ_CASES cases each (default 200,000)
   wasm    build the guest workspaces for wasm32-wasip1 (what the tests build themselves)";
 
 fn main() -> ExitCode {
@@ -158,10 +158,10 @@ fn test() -> Result {
     Ok(())
 }
 
-/// The fuzz targets of the macros (macros/src/fuzz.rs), optimized, with a million cases each
+/// The fuzz targets of the macros (macros/src/fuzz.rs), optimized, with 200,000 cases each
 /// unless WASMEXPORT_FUZZ_CASES says otherwise; prints the inputs tried per target.
 fn fuzz() -> Result {
-    let cases = std::env::var("WASMEXPORT_FUZZ_CASES").unwrap_or_else(|_| "1000000".into());
+    let cases = std::env::var("WASMEXPORT_FUZZ_CASES").unwrap_or_else(|_| "200000".into());
     run(
         &format!("macro fuzz targets, {cases} cases each"),
         cargo()
