@@ -11,6 +11,7 @@ const POISONED: &str = "wasmexport: module poisoned: an earlier call did not ret
 /// The `test` imports of the abort guest.
 fn imports(linker: &mut Linker<Host>) -> Result<()> {
     linker.func_wrap("test", "fail", || -> Result<i32> { bail!("the host function failed") })?;
+    linker.func_wrap("test", "double", |x: i32| x * 2)?;
     linker.func_wrap("test", "reenter_plain", |mut caller: Caller<'_, Host>, n: i32| {
         let f = caller.get_export("recurse_plain").and_then(|e| e.into_func()).unwrap();
         f.typed::<i32, i32>(&caller)?.call(&mut caller, n)
@@ -50,6 +51,16 @@ fn assert_poisoned(g: &mut Guest) {
     // It stays poisoned.
     assert!(g.call::<(i32, i32), i32>("add", (1, 2)).is_err());
     assert!(g.call::<(), u32>("tasks", ()).is_err());
+}
+
+#[test]
+fn a_plain_import_that_returns_keeps_working() {
+    let mut g = guest();
+    for x in 0..100 {
+        assert_eq!(g.call::<i32, i32>("double_via_plain", x).unwrap(), 2 * x);
+    }
+    assert_eq!(g.call::<(i32, i32), i32>("add", (1, 2)).unwrap(), 3);
+    assert_eq!(g.stderr(), "");
 }
 
 #[test]

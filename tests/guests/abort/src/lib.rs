@@ -25,6 +25,16 @@ unsafe extern "C" {
     fn fail_plain() -> i32;
     /// The host calls this instance's `recurse_plain(n)`.
     fn reenter_plain(n: i32) -> i32;
+    /// The host doubles `x` without calling back.
+    fn double(x: i32) -> i32;
+}
+
+/// A plain import that returns normally and does not re-enter: works as it always did.
+#[wasmexport]
+async fn double_via_plain(x: i32) -> i32 {
+    yield_now().await;
+    // SAFETY: `double` takes and returns an i32.
+    unsafe { double(x) }
 }
 
 /// Calls the failing host function through a plain import, from an async export with a task
