@@ -87,99 +87,81 @@ fn main() {
     let (parked0, parked100k) = (e("add_with_parked/0"), e("add_with_parked/100000"));
     let (many100k, many200k) = (e("spawn_many/100000"), e("spawn_many/200000"));
 
-    let mut t = String::new();
-    let _ = writeln!(
-        t,
-        "| figure | raw `extern \"C\"` (floor) | `#[wasmexport]` | Go `//go:wasmexport` | ours / floor | Go / ours |"
+    let mut t = String::from(
+        "| figure | raw `extern \"C\"` (floor) | `#[wasmexport]` | Go `//go:wasmexport` | ours / floor | Go / ours |\n|---|---|---|---|---|---|\n",
     );
-    let _ = writeln!(t, "|---|---|---|---|---|---|");
-    let _ = writeln!(
-        t,
-        "| ns per call, `add(i32, i32)` | {} | {} | {} | {} | {} |",
-        time(add_raw),
-        time(add_ours),
-        time(add_go),
-        ratio(med(add_ours), med(add_raw)),
-        ratio(med(add_go), med(add_ours))
+    let mut row = |figure: &str, cells: [String; 5]| {
+        let _ = writeln!(t, "| {figure} | {} |", cells.join(" | "));
+    };
+    let none = || "–".to_string();
+    // A figure measured for all three guests: the values shown, then ours / floor and Go / ours.
+    let three = |show: &dyn Fn(Option<f64>) -> String, [raw, ours, go]: [Option<f64>; 3]| {
+        [show(raw), show(ours), show(go), ratio(ours, raw), ratio(go, ours)]
+    };
+    let timed = |e: [Option<Est>; 3]| {
+        let [raw, ours, go] = e;
+        [time(raw), time(ours), time(go), ratio(med(ours), med(raw)), ratio(med(go), med(ours))]
+    };
+    row("ns per call, `add(i32, i32)`", timed([add_raw, add_ours, add_go]));
+    row(
+        "call that hands work to a background task and awaits the reply",
+        [none(), time(rt_ours), time(rt_go), none(), ratio(med(rt_go), med(rt_ours))],
     );
-    let _ = writeln!(
-        t,
-        "| call that hands work to a background task and awaits the reply | – | {} | {} | – | {} |",
-        time(rt_ours),
-        time(rt_go),
-        ratio(med(rt_go), med(rt_ours))
-    );
-    let _ = writeln!(
-        t,
-        "| instantiate + `_initialize` | {} | {} | {} | {} | {} |",
-        time(in_raw),
-        time(in_ours),
-        time(in_go),
-        ratio(med(in_ours), med(in_raw)),
-        ratio(med(in_go), med(in_ours))
-    );
+    row("instantiate + `_initialize`", timed([in_raw, in_ours, in_go]));
     let kb =
         |x: Option<f64>| x.map_or("–".into(), |b| format!("{:.1} KiB ({b:.0} B)", b / 1024.0));
-    let _ = writeln!(
-        t,
-        "| module size, one `add` export, default release profile | {} | {} | {} | {} | {} |",
-        kb(raw_size),
-        kb(our_size),
-        kb(go_size),
-        ratio(our_size, raw_size),
-        ratio(go_size, our_size)
+    row(
+        "module size, one `add` export, default release profile",
+        three(&kb, [raw_size, our_size, go_size]),
     );
-    let _ = writeln!(
-        t,
-        "| module size, release tuned for size (Rust: `opt-level = \"z\"`, LTO, 1 codegen unit, \
-         `strip`; Go: `-ldflags=\"-s -w\"`) | {} | {} | {} | {} | {} |",
-        kb(raw_small),
-        kb(our_small),
-        kb(go_small),
-        ratio(our_small, raw_small),
-        ratio(go_small, our_small)
+    row(
+        "module size, release tuned for size (Rust: `opt-level = \"z\"`, LTO, 1 codegen unit, \
+         `strip`; Go: `-ldflags=\"-s -w\"`)",
+        three(&kb, [raw_small, our_small, go_small]),
     );
     let mem = |m: Option<(usize, usize)>| {
         m.map_or("–".into(), |(a, b)| {
             format!("{:.1} MiB → {:.1} MiB", a as f64 / 1048576.0, b as f64 / 1048576.0)
         })
     };
-    let _ = writeln!(
-        t,
-        "| linear memory, parking 100,000 tasks | – | {} | {} | – | – |",
-        mem(ours_mem),
-        mem(go_mem)
+    row(
+        "linear memory, parking 100,000 tasks",
+        [none(), mem(ours_mem), mem(go_mem), none(), none()],
     );
     let bytes = |x: Option<f64>| x.map_or("–".into(), |b| format!("{b:.0} B"));
-    let _ = writeln!(
-        t,
-        "| memory per parked task | – | {} | {} | – | {} |",
-        bytes(per_task(ours_mem)),
-        bytes(per_task(go_mem)),
-        ratio(per_task(go_mem), per_task(ours_mem))
+    row(
+        "memory per parked task",
+        [
+            none(),
+            bytes(per_task(ours_mem)),
+            bytes(per_task(go_mem)),
+            none(),
+            ratio(per_task(go_mem), per_task(ours_mem)),
+        ],
     );
     let rate = |x: Option<f64>| x.map_or("–".into(), |r| format!("{:.2} M/s", r / 1e6));
-    let _ = writeln!(
-        t,
-        "| spawn + complete, tasks per second (1,000 per call) | – | {} | {} | – | {} |",
-        rate(tps(sp_ours)),
-        rate(tps(sp_go)),
-        ratio(tps(sp_ours), tps(sp_go)).replace('x', "x faster")
+    row(
+        "spawn + complete, tasks per second (1,000 per call)",
+        [
+            none(),
+            rate(tps(sp_ours)),
+            rate(tps(sp_go)),
+            none(),
+            ratio(tps(sp_ours), tps(sp_go)).replace('x', "x faster"),
+        ],
     );
-    let _ = writeln!(
-        t,
-        "| `add` with 100,000 tasks parked vs none | – | {} vs {} | – | {} | – |",
-        time(parked100k),
-        time(parked0),
-        ratio(med(parked100k), med(parked0))
-    );
-    let _ = writeln!(
-        t,
-        "| one call spawning and awaiting 200,000 vs 100,000 tasks | – | {} vs {} | – | {} | – |",
-        time(many200k),
-        time(many100k),
-        ratio(med(many200k), med(many100k))
-    );
+    // Ours against ours: the cost of a condition, as "with vs without" and their ratio.
+    let versus = |with: Option<Est>, without: Option<Est>| {
+        [
+            none(),
+            format!("{} vs {}", time(with), time(without)),
+            none(),
+            ratio(med(with), med(without)),
+            none(),
+        ]
+    };
+    row("`add` with 100,000 tasks parked vs none", versus(parked100k, parked0));
+    row("one call spawning and awaiting 200,000 vs 100,000 tasks", versus(many200k, many100k));
 
     let goal = |ok: Option<bool>| match ok {
         Some(true) => "holds",
