@@ -168,6 +168,35 @@ pub fn prepare(engine: &Engine, path: &Path) -> Result<InstancePre<WasiP1Ctx>> {
     linker.instantiate_pre(&module)
 }
 
+/// Wasm instructions the guest executes per call of export `name(args)`, counted with
+/// wasmtime's fuel (one unit per instruction, roughly): noise-free, unlike a time.
+pub fn ops_per_call<P, R>(path: &Path, name: &str, args: P) -> Result<u64>
+where
+    P: wasmtime::WasmParams + Copy,
+    R: wasmtime::WasmResults,
+{
+    let mut config = wasmtime::Config::new();
+    config.consume_fuel(true);
+    let engine = Engine::new(&config)?;
+    let pre = prepare(&engine, path)?;
+    let mut store = Store::new(&engine, WasiCtxBuilder::new().build_p1());
+    store.set_fuel(u64::MAX / 2)?;
+    let instance = pre.instantiate(&mut store)?;
+    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+        init.call(&mut store, ())?;
+    }
+    let f = instance.get_typed_func::<P, R>(&mut store, name)?;
+    for _ in 0..100 {
+        f.call(&mut store, args)?; // warm-up: first allocations, queues
+    }
+    const CALLS: u64 = 1000;
+    let before = store.get_fuel()?;
+    for _ in 0..CALLS {
+        f.call(&mut store, args)?;
+    }
+    Ok((before - store.get_fuel()?) / CALLS)
+}
+
 /// A new store and instance, initialized if the module is a reactor.
 pub fn instantiate(pre: &InstancePre<WasiP1Ctx>) -> Result<(Store<WasiP1Ctx>, Instance)> {
     let mut store = Store::new(pre.module().engine(), WasiCtxBuilder::new().build_p1());

@@ -42,6 +42,9 @@ thread_local! {
 
 /// Wakes every timer that is due; true if any was.
 pub(crate) fn fire_expired() -> bool {
+    if TIMERS.with(|t| t.borrow().armed.is_empty()) {
+        return false;
+    }
     let due: Vec<Waker> = TIMERS.with(|t| {
         let mut t = t.borrow_mut();
         let Some((&(first, _), _)) = t.armed.first_key_value() else { return Vec::new() };

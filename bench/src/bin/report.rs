@@ -4,7 +4,7 @@
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
-use wasmexport_bench::{guests, instantiate, prepare};
+use wasmexport_bench::{guests, instantiate, ops_per_call, prepare};
 use wasmexport_engine_tests::root;
 use wasmtime::{Engine, Instance, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -118,6 +118,25 @@ fn main() {
         "module size, release tuned for size (Rust: `opt-level = \"z\"`, LTO, 1 codegen unit, \
          `strip`; Go: `-ldflags=\"-s -w\"`)",
         three(&kb, [raw_small, our_small, go_small]),
+    );
+    let ops = |x: Option<f64>| x.map_or("–".into(), |n| format!("{n:.0}"));
+    let add_ops = |p: Option<&Path>| {
+        p.and_then(|p| ops_per_call::<(i32, i32), i32>(p, "add", (1, 2)).ok()).map(|n| n as f64)
+    };
+    row(
+        "wasm instructions per `add` call (wasmtime fuel)",
+        three(
+            &ops,
+            [add_ops(Some(&gs.raw)), add_ops(Some(&gs.ours)), add_ops(gs.go_add.as_deref())],
+        ),
+    );
+    let rt_ops = |p: Option<&Path>| {
+        p.and_then(|p| ops_per_call::<i32, i32>(p, "roundtrip", 41).ok()).map(|n| n as f64)
+    };
+    let (rt_ops_ours, rt_ops_go) = (rt_ops(Some(&gs.ours)), rt_ops(gs.go_tasks.as_deref()));
+    row(
+        "wasm instructions per background-task round trip (wasmtime fuel)",
+        [none(), ops(rt_ops_ours), ops(rt_ops_go), none(), ratio(rt_ops_go, rt_ops_ours)],
     );
     let mem = |m: Option<(usize, usize)>| {
         m.map_or("–".into(), |(a, b)| {
