@@ -397,7 +397,9 @@ fn check_type(ty: &Type) -> syn::Result<()> {
         Type::Reference(_) => refuse("a reference (pass a raw pointer)"),
         Type::Slice(_) | Type::Array(_) => refuse("a slice or array"),
         Type::Tuple(t) if t.elems.is_empty() => refuse("`()` as a parameter"),
-        Type::Tuple(_) => refuse("a tuple (wasmexport returns at most one value)"),
+        Type::Tuple(_) => {
+            refuse("a tuple (give each field its own parameter; a fn returns at most one value)")
+        }
         Type::ImplTrait(_) => refuse("`impl Trait`"),
         Type::TraitObject(_) => refuse("a trait object"),
         Type::BareFn(_) => refuse("a fn pointer"),
