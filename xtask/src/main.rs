@@ -122,6 +122,19 @@ fn test() -> Result {
         "cargo clippy (host workspace)",
         cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
     )?;
+    // The runtime's wasm-only code (traps, fd_write, `_initialize`), reactor and command.
+    for features in ["", "command"] {
+        run(
+            &format!("cargo clippy -p wasmexport --target wasm32-wasip1 (features: {features:?})"),
+            cargo().args(["clippy", "-p", "wasmexport", "--target", "wasm32-wasip1"]).args([
+                "--features",
+                features,
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        )?;
+    }
     // The guests show that generated code leaks no lints onto users' crates.
     for manifest in GUEST_MANIFESTS {
         let mut cmd = wasm_cargo("clippy", manifest);
