@@ -12,6 +12,7 @@ commands:
   demo    build the example plugin for wasm32-wasip1 and run it in the wasmtime host
   test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests, docs
   bench   wasmexport vs the raw extern \"C\" floor and Go's go:wasmexport: a Markdown table
+          (--readme: also put it into README.md between the bench markers)
   fuzz    the macro fuzz targets, long: WASMEXPORT_FUZZ_CASES cases each (default 200,000)
   wasm    build the guest workspaces for wasm32-wasip1 (what the tests build themselves)";
 
@@ -20,7 +21,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("demo") => demo(),
         Some("test") => test(),
-        Some("bench") => bench(),
+        Some("bench") => bench(std::env::args().nth(2).as_deref() == Some("--readme")),
         Some("fuzz") => fuzz(),
         Some("wasm") => ensure_wasm_target().and_then(|()| build_guests()),
         Some("-h" | "--help" | "help") => {
@@ -184,7 +185,7 @@ fn fuzz() -> Result {
 }
 
 /// Runs the criterion benchmarks, then prints the table (also in target/bench/report.md).
-fn bench() -> Result {
+fn bench(readme: bool) -> Result {
     ensure_wasm_target()?;
     run(
         "cargo bench (criterion, wasmtime, release)",
@@ -193,7 +194,21 @@ fn bench() -> Result {
     run(
         "the report",
         cargo().args(["run", "--quiet", "--release", "-p", "wasmexport-bench", "--bin", "report"]),
-    )
+    )?;
+    if readme {
+        let report = std::fs::read_to_string(root().join("target/bench/report.md"))
+            .map_err(|e| format!("reading target/bench/report.md: {e}"))?;
+        let path = root().join("README.md");
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("reading README.md: {e}"))?;
+        let (start, end) = ("<!-- bench:start -->\n", "<!-- bench:end -->");
+        let (Some(a), Some(b)) = (text.find(start), text.find(end)) else {
+            return Err("README.md has no <!-- bench:start --> / <!-- bench:end --> markers".into());
+        };
+        let updated = format!("{}{start}{}\n\n{}", &text[..a], report.trim_end(), &text[b..]);
+        std::fs::write(&path, updated).map_err(|e| format!("writing README.md: {e}"))?;
+        println!("xtask: README.md's benchmark table updated");
+    }
+    Ok(())
 }
 
 /// The machine's `node` (>= 20, for `node:wasi` with `version: 'preview1'`). CI machines start
