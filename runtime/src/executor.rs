@@ -163,11 +163,6 @@ impl Level {
         })
     }
 
-    /// True if a nested run loop deferred this level's wake.
-    fn has_deferred(&self) -> bool {
-        EXECUTOR.with(|e| e.deferred.get() != 0 && e.calls.borrow()[self.0] == CallWake::Deferred)
-    }
-
     /// Takes a wake that a nested run loop deferred to this level.
     #[inline]
     fn take_deferred(&self) -> bool {
@@ -250,7 +245,10 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
             Some(Ready::Call(l)) => level.claim(l),
             None => {
                 since_clock = 0;
-                if !level.has_deferred() && !time::fire_expired() {
+                // A call nested inside what ran last may have taken this call's wake: then
+                // poll it. Else, unless a timer is due, wait for one, or nothing can come.
+                let deferred = level.take_deferred();
+                if !deferred && !time::fire_expired() {
                     match time::next_deadline() {
                         // E5: nothing is ready but a timer is armed: block in poll_oneoff until
                         // it is due.
@@ -262,10 +260,10 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
                         )),
                     }
                 }
-                false
+                deferred
             }
         };
-        // A call nested inside what just ran may have taken this call's wake.
+        // A call nested inside the task that just ran may have taken this call's wake.
         poll_call |= level.take_deferred();
         if poll_call && let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
             return out;
