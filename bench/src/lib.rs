@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use wasmexport_engine_tests::{build_guests, root};
+use wasmexport_engine_tests::{build_guests, cargo_build_wasm, root};
 use wasmtime::{Engine, Instance, InstancePre, Linker, Module, Result, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -28,10 +28,8 @@ pub struct Guests {
     pub go_note: String,
 }
 
-/// The modules of the size figures.
+/// The modules of the size figures (the default-profile floor is [`Guests::raw`]).
 pub struct Sizes {
-    /// raw.wasm, default release profile.
-    pub raw: PathBuf,
     /// add_only.wasm, default release profile.
     pub ours: PathBuf,
     /// raw.wasm, `small` profile.
@@ -57,7 +55,6 @@ pub fn guests() -> &'static Guests {
             raw: dir.join("raw.wasm"),
             ours: dir.join("bench.wasm"),
             sizes: Sizes {
-                raw: dir.join("raw.wasm"),
                 ours: dir.join("add_only.wasm"),
                 raw_small: small.join("raw.wasm"),
                 ours_small: small.join("add_only.wasm"),
@@ -73,14 +70,8 @@ pub fn guests() -> &'static Guests {
 /// Builds `raw` and `add_only` in the guests' `small` profile; returns their directory.
 fn build_small() -> std::result::Result<PathBuf, String> {
     let target_dir = root().join("target/wasm");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "--quiet", "--profile", "small", "-p", "raw", "-p", "add_only"])
-        .args(["--target", "wasm32-wasip1", "--manifest-path"])
-        .arg(root().join("tests/guests/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .output()
+    let args = ["--quiet", "--profile", "small", "-p", "raw", "-p", "add_only"];
+    let out = cargo_build_wasm(&root().join("tests/guests/Cargo.toml"), &target_dir, &args)
         .map_err(|e| format!("running cargo: {e}"))?;
     if !out.status.success() {
         return Err(format!(

@@ -66,7 +66,7 @@ fn main() {
     let gs = guests();
     let engine = Engine::default();
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len() as f64).ok();
-    let (raw_size, our_size) = (size(&gs.sizes.raw), size(&gs.sizes.ours));
+    let (raw_size, our_size) = (size(&gs.raw), size(&gs.sizes.ours));
     let go_size = gs.go_add.as_deref().and_then(size);
     let (raw_small, our_small) = (size(&gs.sizes.raw_small), size(&gs.sizes.ours_small));
     let go_small = gs.go_add_stripped.as_deref().and_then(size);

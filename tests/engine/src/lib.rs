@@ -19,18 +19,28 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Builds a guest workspace for wasm32-wasip1 in release mode, into `target/wasm`.
-///
-/// `cargo` is the one running the tests (`$CARGO`), so the pinned toolchain is used.
-pub fn build_guests(manifest: &Path) -> Result<PathBuf> {
-    let target_dir = root().join("target/wasm");
+/// Runs `cargo build --target wasm32-wasip1` on the workspace or package of `manifest`, into
+/// `target_dir`, with `args` added. `cargo` is the one running the tests (`$CARGO`), so the
+/// pinned toolchain is used.
+pub fn cargo_build_wasm(
+    manifest: &Path,
+    target_dir: &Path,
+    args: &[&str],
+) -> std::io::Result<std::process::Output> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "--target", "wasm32-wasip1", "--manifest-path"])
+    Command::new(cargo)
+        .args(["build", "--target", "wasm32-wasip1", "--manifest-path"])
         .arg(manifest)
         .arg("--target-dir")
-        .arg(&target_dir)
+        .arg(target_dir)
+        .args(args)
         .output()
+}
+
+/// Builds a guest workspace for wasm32-wasip1 in release mode, into `target/wasm`.
+pub fn build_guests(manifest: &Path) -> Result<PathBuf> {
+    let target_dir = root().join("target/wasm");
+    let out = cargo_build_wasm(manifest, &target_dir, &["--release", "--quiet"])
         .context("running cargo to build the guests")?;
     if !out.status.success() {
         bail!("building {} failed:\n{}", manifest.display(), String::from_utf8_lossy(&out.stderr));
@@ -60,13 +70,7 @@ pub fn command_path(name: &str) -> PathBuf {
 /// directory under `target/fixtures`) and returns whether it built and the compiler's stderr.
 pub fn build_fixture(name: &str) -> (bool, String) {
     let manifest = root().join("tests/fixtures").join(name).join("Cargo.toml");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "--release", "--target", "wasm32-wasip1", "--manifest-path"])
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(root().join("target/fixtures"))
-        .output()
+    let out = cargo_build_wasm(&manifest, &root().join("target/fixtures"), &["--release"])
         .expect("running cargo");
     (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
@@ -76,14 +80,8 @@ pub fn build_fixture(name: &str) -> (bool, String) {
 pub fn build_names_fixture(package: &str, release: bool) -> std::result::Result<PathBuf, String> {
     let manifest = root().join("tests/fixtures/names/Cargo.toml");
     let target_dir = root().join("target/fixtures");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--target", "wasm32-wasip1", "-p", package, "--manifest-path"]);
-    cmd.arg(&manifest).arg("--target-dir").arg(&target_dir);
-    if release {
-        cmd.arg("--release");
-    }
-    let out = cmd.output().expect("running cargo");
+    let args: &[&str] = if release { &["-p", package, "--release"] } else { &["-p", package] };
+    let out = cargo_build_wasm(&manifest, &target_dir, args).expect("running cargo");
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
@@ -144,7 +142,16 @@ impl Guest {
 
     /// Instantiates guest `name` and calls `_initialize`.
     pub fn init(name: &str) -> Result<Guest> {
-        let mut g = Guest::new(name)?;
+        Guest::init_with_imports(engine(), &module(name), |_| Ok(()))
+    }
+
+    /// Instantiates `module` with WASI plus the imports `add` defines, and calls `_initialize`.
+    pub fn init_with_imports(
+        engine: &Engine,
+        module: &Module,
+        add: impl FnOnce(&mut Linker<Host>) -> Result<()>,
+    ) -> Result<Guest> {
+        let mut g = Guest::with_imports(engine, module, add)?;
         g.call::<(), ()>("_initialize", ())?;
         Ok(g)
     }

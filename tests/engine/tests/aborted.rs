@@ -35,10 +35,7 @@ fn guest_on(engine: &Engine, setup: impl FnOnce(&mut Guest)) -> Guest {
 }
 
 fn guest() -> Guest {
-    let mut g =
-        Guest::with_imports(wasmexport_engine_tests::engine(), &module("abort"), imports).unwrap();
-    g.call::<(), ()>("_initialize", ()).unwrap();
-    g
+    Guest::init_with_imports(wasmexport_engine_tests::engine(), &module("abort"), imports).unwrap()
 }
 
 /// The next call traps with the poisoned line, and so do the calls after it.

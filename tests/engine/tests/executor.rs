@@ -5,8 +5,7 @@ use wasmexport_engine_tests::{Guest, engine_with, guest_path, module, reentry_im
 use wasmtime::{Engine, Module};
 
 fn exec() -> Guest {
-    Guest::with_imports(wasmexport_engine_tests::engine(), &module("exec"), reentry_imports)
-        .and_then(|mut g| g.call::<(), ()>("_initialize", ()).map(|()| g))
+    Guest::init_with_imports(wasmexport_engine_tests::engine(), &module("exec"), reentry_imports)
         .unwrap()
 }
 
@@ -102,8 +101,7 @@ fn e7_nested_calls_and_a_task_that_outlives_its_call() {
 /// How deep `recurse` gets through the host before the engine's stack limit traps it.
 fn max_depth(engine: &Engine, guest: &str) -> u32 {
     let module = Module::from_file(engine, guest_path(guest)).unwrap();
-    let mut g = Guest::with_imports(engine, &module, reentry_imports).unwrap();
-    g.call::<(), ()>("_initialize", ()).unwrap();
+    let mut g = Guest::init_with_imports(engine, &module, reentry_imports).unwrap();
     let err = g.call::<i32, i32>("recurse", 1_000_000).unwrap_err();
     assert!(is_trap(&err), "{guest}: {err:?}");
     g.store.data().max_depth
@@ -129,8 +127,7 @@ fn e7_nesting_depth_is_at_least_half_of_raw_and_1000_deep_works() {
             c.max_wasm_stack(64 << 20).async_stack_size(65 << 20);
         });
         let module = Module::from_file(&engine, guest_path("exec")).unwrap();
-        let mut g = Guest::with_imports(&engine, &module, reentry_imports).unwrap();
-        g.call::<(), ()>("_initialize", ()).unwrap();
+        let mut g = Guest::init_with_imports(&engine, &module, reentry_imports).unwrap();
         assert_eq!(g.call::<i32, i32>("recurse", 1000).unwrap(), 1000);
         assert_eq!(g.store.data().max_depth, 1000);
         assert_eq!(g.call::<i32, i32>("recurse_async", 1000).unwrap(), 1000);

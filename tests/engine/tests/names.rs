@@ -17,8 +17,7 @@ fn a9_a_librarys_exports_and_init_hooks_reach_the_module_debug_and_release() {
             ["_initialize", "memory", "own", "wasi:http/incoming-handler@0.2.0#handle"],
             "release: {release}"
         );
-        let mut g = Guest::with_imports(engine(), &module, |_| Ok(())).unwrap();
-        g.call::<(), ()>("_initialize", ()).unwrap();
+        let mut g = Guest::init_with_imports(engine(), &module, |_| Ok(())).unwrap();
         // 41 from the library's init hook, + 1.
         let handle = "wasi:http/incoming-handler@0.2.0#handle";
         assert_eq!(g.call::<u32, u32>(handle, 1).unwrap(), 42, "release: {release}");

@@ -4,11 +4,8 @@
 use wasmexport_engine_tests::{Guest, module, reentry_imports};
 
 fn exec() -> Guest {
-    let mut g =
-        Guest::with_imports(wasmexport_engine_tests::engine(), &module("exec"), reentry_imports)
-            .unwrap();
-    g.call::<(), ()>("_initialize", ()).unwrap();
-    g
+    Guest::init_with_imports(wasmexport_engine_tests::engine(), &module("exec"), reentry_imports)
+        .unwrap()
 }
 
 /// What must not grow: linear memory, live heap bytes, tasks alive (seen from a call). Taken

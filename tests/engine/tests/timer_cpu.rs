@@ -16,8 +16,7 @@ fn process_cpu() -> Duration {
 
 #[test]
 fn sleeping_export_uses_far_less_cpu_than_wall_time() {
-    let mut g = Guest::with_imports(engine(), &module("exec"), reentry_imports).unwrap();
-    g.call::<(), ()>("_initialize", ()).unwrap();
+    let mut g = Guest::init_with_imports(engine(), &module("exec"), reentry_imports).unwrap();
     g.call::<u32, ()>("sleep_ms", 1).unwrap(); // warm-up
     let (wall, cpu) = (Instant::now(), process_cpu());
     g.call::<u32, ()>("sleep_ms", 600).unwrap();
