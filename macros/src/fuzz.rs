@@ -10,7 +10,7 @@
 //! `cargo xtask fuzz` runs 200,000 (or as many as it says). Each target prints how many inputs it
 //! tried.
 
-use crate::ast::{Context, Enclosing};
+use crate::ast::{self, Context, Enclosing};
 use crate::{context, expand};
 use proc_macro2::TokenStream;
 use proptest::prelude::*;
@@ -228,8 +228,7 @@ fn check(
     item: TokenStream,
     ctx: Context,
 ) -> Result<(), TestCaseError> {
-    let well_formed = syn::parse2::<syn::ItemFn>(item.clone()).is_ok()
-        || syn::parse2::<syn::ForeignItemFn>(item.clone()).is_ok();
+    let well_formed = !matches!(ast::parse_item(item.clone()), ast::Item::Other(_));
     let out = expand(attr, item, ctx);
     if well_formed {
         WELL_FORMED.set(WELL_FORMED.get() + 1);

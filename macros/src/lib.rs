@@ -42,12 +42,10 @@ pub fn wasmimport(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn context_of(item: &TokenStream) -> ast::Context {
-    let enclosing = match syn::parse::<syn::ItemFn>(item.clone()) {
-        Ok(f) => context::enclosing(&f.sig.ident),
-        Err(_) => match syn::parse::<syn::ForeignItemFn>(item.clone()) {
-            Ok(f) => context::enclosing(&f.sig.ident),
-            Err(_) => ast::Enclosing::FreeOrUnknown,
-        },
+    let enclosing = match ast::parse_item(item.clone().into()) {
+        ast::Item::Fn(f) => context::enclosing(&f.sig.ident),
+        ast::Item::Decl(d) => context::enclosing(&d.sig.ident),
+        ast::Item::Other(_) => ast::Enclosing::FreeOrUnknown,
     };
     // Cargo sets CARGO_BIN_NAME in rustc's environment for bin targets only.
     let in_bin = std::env::var_os("CARGO_BIN_NAME").is_some();
