@@ -215,6 +215,11 @@ pub use wasmexport_macros::wasmimport;
 /// The task runs whenever the executor runs: while some export call waits, never between
 /// calls. Awaiting the [`JoinHandle`] gives the output; dropping it lets the task run on.
 ///
+/// Like tokio's `spawn_local`, and unlike tokio's `spawn`, neither the future nor its output
+/// need be `Send`: wasm32-wasip1 runs the module on one thread, and every task runs on it.
+/// A panic in the task names where it was spawned (this fn is `#[track_caller]`) and the
+/// export that spawned it.
+///
 /// ```
 /// use wasmexport::{spawn, wasmexport, yield_now};
 ///
@@ -231,12 +236,13 @@ pub use wasmexport_macros::wasmimport;
 ///     sum
 /// }
 /// ```
+#[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: std::future::Future + 'static,
     F::Output: 'static,
 {
-    executor::spawn(future)
+    executor::spawn(future, std::panic::Location::caller(), call::current_export())
 }
 
 /// How many tasks are alive: background tasks not yet finished plus the export calls running
@@ -251,10 +257,22 @@ where
 /// }
 /// ```
 pub fn task_count() -> usize {
-    executor::task_count()
+    // Every export on the stack is a task that lives exactly as long as its call, so exports
+    // are counted by their depth, not by the executor: a plain `fn` export costs no counting.
+    executor::spawned_alive() + call::depth()
 }
 
-/// Lets other ready tasks run once before this task goes on (Go's `runtime.Gosched`).
+/// Lets other ready tasks run once before this task goes on (Go's `runtime.Gosched`), and
+/// timers that are due fire first.
+///
+/// ```
+/// use wasmexport::{wasmexport, yield_now};
+///
+/// #[wasmexport]
+/// async fn polite() {
+///     yield_now().await; // tasks ready now run before this call goes on
+/// }
+/// ```
 pub fn yield_now() -> YieldNow {
     YieldNow::new()
 }

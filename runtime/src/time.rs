@@ -18,6 +18,9 @@
 //! assert_eq!(timeout(Duration::from_secs(1), slow()).await, Ok(7));
 //! assert!(timeout(Duration::from_millis(1), slow()).await.is_err());
 //! # }
+//! # // What an async export does with `run` on wasm, run here on the host.
+//! # wasmexport::__private::initialize();
+//! # wasmexport::__private::call_async("run", run());
 //! ```
 
 use std::cell::RefCell;
@@ -48,7 +51,7 @@ pub(crate) fn fire_expired() -> bool {
     let due: Vec<Waker> = TIMERS.with(|t| {
         let mut t = t.borrow_mut();
         let Some((&(first, _), _)) = t.armed.first_key_value() else { return Vec::new() };
-        let now = Instant::now();
+        let now = now();
         if first > now {
             return Vec::new();
         }
@@ -66,10 +69,52 @@ pub(crate) fn next_deadline() -> Option<Instant> {
 }
 
 /// Blocks the thread (in `poll_oneoff` on wasip1) until `deadline`.
+#[cfg(not(test))]
 pub(crate) fn block_until(deadline: Instant) {
-    let now = Instant::now();
+    let now = now();
     if deadline > now {
         std::thread::sleep(deadline - now);
+    }
+}
+
+/// The monotonic clock.
+#[cfg(not(test))]
+fn now() -> Instant {
+    Instant::now()
+}
+
+#[cfg(test)]
+pub(crate) use fake_clock::block_until;
+#[cfg(test)]
+use fake_clock::now;
+
+/// The crate's own tests run timers on a clock of their own, which only they move (and which
+/// "blocking" moves to the deadline at once), one per thread.
+#[cfg(test)]
+pub(crate) mod fake_clock {
+    use std::cell::Cell;
+    use std::time::{Duration, Instant};
+
+    thread_local! {
+        static NOW: Cell<Option<Instant>> = const { Cell::new(None) };
+    }
+
+    pub(crate) fn now() -> Instant {
+        NOW.with(|n| {
+            let now = n.get().unwrap_or_else(Instant::now);
+            n.set(Some(now));
+            now
+        })
+    }
+
+    pub(crate) fn advance(by: Duration) {
+        NOW.with(|n| n.set(Some(now() + by)));
+    }
+
+    pub(crate) fn block_until(deadline: Instant) {
+        if deadline > now() {
+            NOW.with(|n| n.set(Some(deadline)));
+        }
     }
 }
 
@@ -78,7 +123,7 @@ pub(crate) fn block_until(deadline: Instant) {
 /// The timer runs on the monotonic clock and fires only while the module is entered (see the
 /// [module docs](self)).
 pub fn sleep(duration: Duration) -> Sleep {
-    let now = Instant::now();
+    let now = now();
     // A deadline past what `Instant` can hold is as good as never.
     let deadline =
         now.checked_add(duration).unwrap_or(now + Duration::from_secs(86_400 * 365 * 100));
@@ -106,7 +151,9 @@ impl Sleep {
 
     fn disarm(&mut self) {
         if let Some(key) = self.key.take() {
-            let _ = TIMERS.try_with(|t| t.borrow_mut().armed.remove(&key));
+            let waker = TIMERS.try_with(|t| t.borrow_mut().armed.remove(&key));
+            // Dropped here, after the borrow: a waker's drop is user code, which may use timers.
+            drop(waker);
         }
     }
 }
@@ -115,25 +162,30 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= self.deadline {
+        if now() >= self.deadline {
             self.disarm();
             return Poll::Ready(());
         }
+        // Cloning and dropping wakers is user code, which may use timers itself: neither
+        // happens while the timer table is borrowed.
+        if let Some(key) = self.key
+            && TIMERS.with(|t| t.borrow().armed.get(&key).is_some_and(|w| w.will_wake(cx.waker())))
+        {
+            return Poll::Pending;
+        }
+        let waker = cx.waker().clone();
         let deadline = self.deadline;
-        let key = TIMERS.with(|t| {
+        let key = self.key;
+        let (key, replaced) = TIMERS.with(|t| {
             let mut t = t.borrow_mut();
-            if let Some(key) = self.key
-                && let Some(waker) = t.armed.get_mut(&key)
-            {
-                waker.clone_from(cx.waker());
-                return key;
-            }
-            let key = (deadline, t.next_id);
-            t.next_id += 1;
-            t.armed.insert(key, cx.waker().clone());
-            key
+            let key = key.unwrap_or_else(|| {
+                t.next_id += 1;
+                (deadline, t.next_id)
+            });
+            (key, t.armed.insert(key, waker))
         });
         self.key = Some(key);
+        drop(replaced);
         Poll::Pending
     }
 }
