@@ -1,9 +1,11 @@
-//! Timers on wasip1's monotonic clock (SPEC E5).
+//! Timers on wasip1's monotonic clock.
 //!
-//! A timer only fires while the module is entered: the executor looks at the clock between
-//! tasks, and when nothing is ready it blocks the thread in `poll_oneoff` (what
-//! `std::thread::sleep` does on wasm32-wasip1) until the earliest deadline. Between export
-//! calls nothing runs, so a timer due then fires at the start of the next call that waits.
+//! A timer only fires while the module is entered. The executor looks at the clock when a call
+//! starts to wait, before a call that woke itself (a `yield_now`, say) goes on, every 64 tasks,
+//! and when nothing is ready; then it blocks the thread in `poll_oneoff` (what
+//! `std::thread::sleep` does on wasm32-wasip1) until the earliest deadline. So a call that keeps
+//! yielding cannot hide a due timer. Between export calls nothing runs: a timer due then fires
+//! when the next call waits or yields, and its task runs before that call goes on.
 //!
 //! ```
 //! use std::time::Duration;
@@ -88,8 +90,8 @@ pub(crate) use fake_clock::block_until;
 #[cfg(test)]
 use fake_clock::now;
 
-/// The crate's own tests run timers on a clock of their own, which only they move (and which
-/// "blocking" moves to the deadline at once), one per thread.
+/// The crate's own tests run timers on a clock of their own, one per thread, which they move
+/// by hand, which "blocking" moves to the deadline at once, and which ticks 50 µs per read.
 #[cfg(test)]
 pub(crate) mod fake_clock {
     use std::cell::Cell;
@@ -99,10 +101,11 @@ pub(crate) mod fake_clock {
         static NOW: Cell<Option<Instant>> = const { Cell::new(None) };
     }
 
+    /// Each look at the clock moves it on a little, as real time passes while a call spins.
     pub(crate) fn now() -> Instant {
         NOW.with(|n| {
             let now = n.get().unwrap_or_else(Instant::now);
-            n.set(Some(now));
+            n.set(Some(now + Duration::from_micros(50)));
             now
         })
     }

@@ -106,7 +106,7 @@ fn steps(finite: bool, depth: u32) -> BoxedStrategy<Vec<Step>> {
         let nested = steps(true, depth - 1).prop_map(Step::Nested);
         prop_oneof![8 => leaf, 1 => wait, 3 => spawn, 1 => nested].boxed()
     };
-    (proptest::collection::vec(step, 0..6), any::<bool>())
+    (proptest::collection::vec(step, 0..8), any::<bool>())
         .prop_map(|(mut s, finish)| {
             if finish {
                 s.push(Step::WakeAndFinish);
@@ -124,7 +124,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
         1 => (0u8..4).prop_map(Op::FireStale),
         1 => (0u8..4).prop_map(Op::DropHandle),
     ];
-    proptest::collection::vec(op, 1..12)
+    proptest::collection::vec(op, 1..16)
 }
 
 /// What the test tracks on the thread that runs one program.
