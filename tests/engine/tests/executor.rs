@@ -206,15 +206,34 @@ fn e9_a_call_that_wakes_itself_and_finishes_leaves_nothing_queued() {
 }
 
 #[test]
-fn e9_each_wake_polls_a_call_at_most_once() {
+fn e9_a_futures_unordered_call_leaves_no_extra_poll_behind() {
     let mut g = exec();
     // One child of a `FuturesUnordered` completes the other: the call wakes itself and finishes.
     assert_eq!(g.call::<(), u32>("futures_unordered", ()).unwrap(), 3);
     assert_eq!(g.call::<(), u32>("polls_while_waiting", ()).unwrap(), 2);
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 1);
+}
+
+#[test]
+fn e9_a_stale_waker_does_not_poll_a_later_call() {
+    let mut g = exec();
     // A waker kept from a finished call, fired during a later call at the same level.
     assert_eq!(g.call::<(), u32>("keep_waker", ()).unwrap(), 1);
     assert_eq!(g.call::<(), u32>("polls_with_stale_wake", ()).unwrap(), 2);
     assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 1);
+}
+
+#[test]
+fn e1_an_async_export_done_in_its_first_poll_allocates_nothing() {
+    let mut g = exec();
+    g.call::<(), u32>("self_wake_ready", ()).unwrap(); // warm-up
+    let before = g.call::<(), u64>("allocs", ()).unwrap();
+    for _ in 0..1000 {
+        assert_eq!(g.call::<(), u32>("self_wake_ready", ()).unwrap(), 1);
+        assert_eq!(g.call::<(), u32>("keep_waker", ()).unwrap(), 1);
+    }
+    let after = g.call::<(), u64>("allocs", ()).unwrap();
+    assert_eq!(after, before, "{} allocations in 2,000 calls", after - before);
 }
 
 /// An engine whose calls trap once `secs` seconds have passed (epoch interruption), so that a
