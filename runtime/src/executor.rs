@@ -49,7 +49,7 @@ struct Running {
 
 /// An async call on the stack.
 struct Call {
-    /// Unique among the calls on the stack, and growing with depth.
+    /// Unique among the calls on the stack.
     id: usize,
     /// Woken: the call is polled again once `Executor::taken` reaches this.
     ticket: Option<u64>,
@@ -113,8 +113,8 @@ fn wake_call(id: usize) {
     let _ = EXECUTOR.try_with(|e| {
         let ticket = e.taken.get() + e.ready.borrow().len() as u64;
         let mut calls = e.calls.borrow_mut();
-        // Ids grow with depth: a stale id is not found, or is below the innermost call's.
-        if let Some(call) = calls.iter_mut().rev().take_while(|c| c.id >= id).find(|c| c.id == id)
+        // From the innermost call, which most wakes are for; a stale id is not found.
+        if let Some(call) = calls.iter_mut().rev().find(|c| c.id == id)
             && call.ticket.is_none()
         {
             call.ticket = Some(ticket);
@@ -246,11 +246,18 @@ struct OnStack {
 impl OnStack {
     fn enter() -> OnStack {
         EXECUTOR.with(|e| {
-            // Wrapping is harmless: an id is looked up among the calls on the stack only, so a
-            // reused one can at worst make a waker kept for 2^32 calls poll a call once more.
-            let id = e.last_id.get().wrapping_add(1);
+            let mut calls = e.calls.borrow_mut();
+            let mut id = e.last_id.get().wrapping_add(1);
+            // Ids grow, so a new one is unique on the stack, unless they wrapped around (after
+            // 2^32 calls on wasm32) while an older call is still on it: then skip those in use.
+            // A waker kept across 2^32 calls may then poll a call once more: allowed, if odd.
+            if calls.last().is_some_and(|c| c.id >= id) {
+                while calls.iter().any(|c| c.id == id) {
+                    id = id.wrapping_add(1);
+                }
+            }
             e.last_id.set(id);
-            e.calls.borrow_mut().push(Call { id, ticket: None });
+            calls.push(Call { id, ticket: None });
             OnStack { id, outer_task: e.running.take() }
         })
     }
