@@ -32,8 +32,13 @@
 //! * **Suspension.** While a call's task waits, the executor runs other ready tasks. The moment
 //!   it completes, the export returns to the host, and every other task stays suspended until
 //!   the next export call enters the module: nothing runs behind the host's back.
+//! * **Wakes.** Each wake of a call's future leads to at most one poll, once the tasks that were
+//!   ready before the wake have run; nothing is left queued for a call that has returned, and a
+//!   waker kept from a finished call wakes nothing.
 //! * **Timers.** [`time::sleep`] and [`time::timeout`]. When nothing is ready but a timer is
-//!   armed, the executor blocks in `poll_oneoff` until the deadline.
+//!   armed, the executor blocks in `poll_oneoff` until the deadline. Due timers also fire before
+//!   a call that woke itself goes on, so a loop of [`yield_now`] cannot hide them.
+//! * **Panics in tasks** name where the task was spawned and the export that spawned it.
 //! * **Deadlock.** If the call's task waits, nothing is ready and no timer is armed, the module
 //!   traps with `wasmexport: all tasks are asleep - deadlock!` and the export's name.
 //! * **Re-entrancy.** An export called from inside a host import runs on a nested run of the
