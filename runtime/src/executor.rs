@@ -40,13 +40,6 @@ pub(crate) struct Origin {
     pub(crate) export: &'static str,
 }
 
-/// The task being polled and the export whose run loop polls it.
-#[derive(Clone, Copy)]
-struct Running {
-    origin: Origin,
-    call: &'static str,
-}
-
 /// An async call on the stack.
 struct Call {
     /// Unique among the calls on the stack.
@@ -55,6 +48,9 @@ struct Call {
     ticket: Option<u64>,
 }
 
+/// `Executor::due_at` when the innermost call is not woken.
+const NOT_WOKEN: u64 = u64::MAX;
+
 struct Executor {
     ready: RefCell<VecDeque<Runnable<Origin>>>,
     /// How many tasks have been taken off `ready` so far: `taken + ready.len()` is the ticket
@@ -62,12 +58,17 @@ struct Executor {
     taken: Cell<u64>,
     /// The async calls on the stack, outermost first.
     calls: RefCell<Vec<Call>>,
+    /// The innermost call's ticket (or `NOT_WOKEN`), which its run loop reads after every task.
+    due_at: Cell<u64>,
     /// The id of the last call entered.
     last_id: Cell<usize>,
     /// Spawned tasks alive (`task_count()` adds the exports on the stack).
     tasks: Cell<usize>,
-    /// The task being polled, if any.
-    running: Cell<Option<Running>>,
+    /// The origin of the task being polled by the innermost run loop, or null. It lives in the
+    /// task's allocation, which outlives the poll.
+    running: Cell<*const Origin>,
+    /// The export whose run loop is the innermost.
+    looping: Cell<&'static str>,
 }
 
 thread_local! {
@@ -76,9 +77,11 @@ thread_local! {
             ready: RefCell::new(VecDeque::new()),
             taken: Cell::new(0),
             calls: RefCell::new(Vec::new()),
+            due_at: Cell::new(NOT_WOKEN),
             last_id: Cell::new(0),
             tasks: Cell::new(0),
-            running: Cell::new(None),
+            running: Cell::new(std::ptr::null()),
+            looping: Cell::new(""),
         }
     };
 }
@@ -101,11 +104,10 @@ fn pop_ready() -> Option<Runnable<Origin>> {
 }
 
 /// Polls a task once, noting which task runs (for panic messages).
-fn run(task: Runnable<Origin>, call: &'static str) {
-    let running = Running { origin: *task.metadata(), call };
-    let outer = EXECUTOR.with(|e| e.running.replace(Some(running)));
+fn run(task: Runnable<Origin>) {
+    EXECUTOR.with(|e| e.running.set(task.metadata()));
     task.run();
-    EXECUTOR.with(|e| e.running.set(outer));
+    EXECUTOR.with(|e| e.running.set(std::ptr::null()));
 }
 
 /// Wakes the async call with id `id`, if it is still on the stack.
@@ -114,10 +116,14 @@ fn wake_call(id: usize) {
         let ticket = e.taken.get() + e.ready.borrow().len() as u64;
         let mut calls = e.calls.borrow_mut();
         // From the innermost call, which most wakes are for; a stale id is not found.
-        if let Some(call) = calls.iter_mut().rev().find(|c| c.id == id)
+        let innermost = calls.len();
+        if let Some((at, call)) = calls.iter_mut().enumerate().rev().find(|(_, c)| c.id == id)
             && call.ticket.is_none()
         {
             call.ticket = Some(ticket);
+            if at + 1 == innermost {
+                e.due_at.set(ticket);
+            }
         }
     });
 }
@@ -196,10 +202,16 @@ where
 
 /// The origin of the task being polled, if that task is the innermost guest code running: the
 /// innermost export on the stack is `export`, and it is the export whose loop polls the task
-/// (an export the task called through a host import is innermost otherwise).
-fn running_task(export: &str) -> Option<Origin> {
-    let running = EXECUTOR.try_with(|e| e.running.get()).ok().flatten()?;
-    (running.call == export).then_some(running.origin)
+/// (a plain `fn` export the task called through a host import is innermost otherwise; an async
+/// one runs a loop of its own).
+fn running_task(export: &'static str) -> Option<Origin> {
+    EXECUTOR.with(|e| {
+        let running = e.running.get();
+        // SAFETY: a non-null `running` points into the allocation of the task being polled,
+        // which lives until `run` resets it.
+        let origin = unsafe { running.as_ref() }.copied()?;
+        std::ptr::eq(e.looping.get(), export).then_some(origin)
+    })
 }
 
 /// Where a panic happened, for the panic hook's line: `in a task spawned at FILE:LINE:COL by
@@ -238,13 +250,16 @@ pub(crate) fn panic_place(export: &'static str) -> impl fmt::Display {
 /// every call above it.
 struct OnStack {
     id: usize,
+    /// Where it is in `Executor::calls`.
+    index: usize,
     /// The task that was running when the call was entered (a task that called the host, which
-    /// called this export): not this call's, so set aside until the call returns.
-    outer_task: Option<Running>,
+    /// called this export) and the export whose loop ran it: set aside until the call returns.
+    outer_task: *const Origin,
+    outer_loop: &'static str,
 }
 
 impl OnStack {
-    fn enter() -> OnStack {
+    fn enter(export: &'static str) -> OnStack {
         EXECUTOR.with(|e| {
             let mut calls = e.calls.borrow_mut();
             let mut id = e.last_id.get().wrapping_add(1);
@@ -258,17 +273,27 @@ impl OnStack {
             }
             e.last_id.set(id);
             calls.push(Call { id, ticket: None });
-            OnStack { id, outer_task: e.running.take() }
+            e.due_at.set(NOT_WOKEN);
+            OnStack {
+                id,
+                index: calls.len() - 1,
+                outer_task: e.running.replace(std::ptr::null()),
+                outer_loop: e.looping.replace(export),
+            }
         })
     }
 
-    /// True if the call was woken and every task ready before the wake has run since.
+    /// True if the call was woken and every task ready before the wake has run since. Only
+    /// the innermost call's loop runs, so the call is the innermost.
     #[inline]
     fn due(&self) -> bool {
-        EXECUTOR.with(|e| {
-            let ticket = e.calls.borrow().last().and_then(|c| c.ticket);
-            ticket.is_some_and(|t| e.taken.get() >= t)
-        })
+        EXECUTOR.with(|e| e.taken.get() >= e.due_at.get())
+    }
+
+    /// True if the call was woken (by itself, if asked right after its poll).
+    #[inline]
+    fn woken(&self) -> bool {
+        EXECUTOR.with(|e| e.due_at.get() != NOT_WOKEN)
     }
 
     /// Takes the call's wake, to poll it now.
@@ -278,6 +303,7 @@ impl OnStack {
             if let Some(call) = e.calls.borrow_mut().last_mut() {
                 call.ticket = None;
             }
+            e.due_at.set(NOT_WOKEN);
         })
     }
 
@@ -287,6 +313,7 @@ impl OnStack {
             let end = e.taken.get() + e.ready.borrow().len() as u64;
             if let Some(Call { ticket: Some(t), .. }) = e.calls.borrow_mut().last_mut() {
                 *t = end;
+                e.due_at.set(end);
             }
         })
     }
@@ -296,16 +323,17 @@ impl Drop for OnStack {
     fn drop(&mut self) {
         let _ = EXECUTOR.try_with(|e| {
             let mut calls = e.calls.borrow_mut();
-            let keep = calls.iter().position(|c| c.id == self.id).unwrap_or(calls.len());
-            calls.truncate(keep);
+            calls.truncate(self.index);
+            e.due_at.set(calls.last().and_then(|c| c.ticket).unwrap_or(NOT_WOKEN));
             e.running.set(self.outer_task);
+            e.looping.set(self.outer_loop);
         });
     }
 }
 
 /// Runs an async export's future until it completes.
 pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
-    let call = OnStack::enter();
+    let call = OnStack::enter(export);
     let waker = call_waker(call.id);
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);
@@ -317,7 +345,9 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
     if time::fire_expired() {
         call.behind_ready_tasks();
     }
-    // Whether the clock was looked at since the call was last polled.
+    // Whether the clock was looked at since the call was last polled, or need not be: only a
+    // call that woke itself can spin without a task running in between (tasks see the clock
+    // every `CLOCK_EVERY`).
     let mut clock_seen = true;
     let mut since_clock = 0;
     loop {
@@ -333,15 +363,15 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
                 }
             }
             call.take_wake();
-            clock_seen = false;
             if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
                 return out;
             }
+            clock_seen = !call.woken();
             continue;
         }
         match pop_ready() {
             Some(task) => {
-                run(task, export);
+                run(task);
                 since_clock += 1;
                 if since_clock == CLOCK_EVERY {
                     since_clock = 0;
@@ -374,7 +404,7 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
 fn check_idle() {
     EXECUTOR.with(|e| {
         assert!(e.calls.borrow().is_empty(), "a call outlived its return");
-        assert!(e.running.get().is_none(), "a task is marked running between calls");
+        assert!(e.running.get().is_null(), "a task is marked running between calls");
     });
 }
 
