@@ -20,6 +20,12 @@ async fn roundtrip(x: i32) -> i32 {
     rx.await.unwrap_or(-1)
 }
 
+/// Hands `x` to a background task and awaits its `JoinHandle` (no channel).
+#[wasmexport]
+async fn roundtrip_join(x: i32) -> i32 {
+    spawn(async move { x + 1 }).await
+}
+
 thread_local! {
     static PARKED: RefCell<Vec<oneshot::Sender<()>>> = const { RefCell::new(Vec::new()) };
 }
