@@ -1,7 +1,7 @@
 //! The cooperative single-threaded executor.
 //!
-//! Spawned tasks are allocated and woken by `async-task`; the ready queue, the run loop, timers
-//! and nesting are ours. The run loop runs only inside an export call: it polls ready tasks until
+//! Spawned tasks are ours too (`task.rs`: one pooled allocation each, the output kept in it for
+//! the handle); here are the ready queue, the run loop and nesting. The run loop runs only inside an export call: it polls ready tasks until
 //! the call's own future completes, then returns to the host at once, leaving every other task
 //! suspended until the next call (Go's semantics). An export entered from a host import starts a
 //! nested run loop over the same queue, which ends when the nested call's future completes.
@@ -22,14 +22,14 @@
 //! No user code (a future, or a waker's clone, wake or drop) runs while the executor holds a
 //! borrow of its state: every borrow below is a push, a pop or a field update.
 
-use crate::{task::JoinHandle, time, trap::trap};
-use async_task::Runnable;
+use crate::task::{self, Header, JoinHandle};
+use crate::{time, trap::trap};
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::pin;
+use std::ptr::{self, NonNull};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 /// Where a task was spawned, and by which export (for a task spawned by a task: the export
@@ -52,9 +52,12 @@ struct Call {
 const NOT_WOKEN: u64 = u64::MAX;
 
 struct Executor {
-    ready: RefCell<VecDeque<Runnable<Origin>>>,
-    /// How many tasks have been taken off `ready` so far: `taken + ready.len()` is the ticket
-    /// of a wake now.
+    /// The ready queue: tasks linked through `Header::next`, each holding a reference.
+    head: Cell<*const Header>,
+    tail: Cell<*const Header>,
+    /// How many tasks have been queued so far: the ticket of a wake now.
+    queued: Cell<u64>,
+    /// How many tasks have been taken off the queue so far.
     taken: Cell<u64>,
     /// The async calls on the stack, outermost first.
     calls: RefCell<Vec<Call>>,
@@ -74,7 +77,9 @@ struct Executor {
 thread_local! {
     static EXECUTOR: Executor = const {
         Executor {
-            ready: RefCell::new(VecDeque::new()),
+            head: Cell::new(ptr::null()),
+            tail: Cell::new(ptr::null()),
+            queued: Cell::new(0),
             taken: Cell::new(0),
             calls: RefCell::new(Vec::new()),
             due_at: Cell::new(NOT_WOKEN),
@@ -90,30 +95,50 @@ thread_local! {
 /// that timers fire even when tasks keep yielding.
 const CLOCK_EVERY: u32 = 64;
 
-fn schedule(runnable: Runnable<Origin>) {
-    // `try_with`: on a host thread that is exiting, a task woken from a destructor is dropped.
-    let _ = EXECUTOR.try_with(|e| e.ready.borrow_mut().push_back(runnable));
+/// Queues a task, with a reference to it.
+pub(crate) fn push_ready(h: NonNull<Header>) {
+    // `try_with`: on a host thread that is exiting, a task woken from a destructor is leaked.
+    let _ = EXECUTOR.try_with(|e| {
+        let h = h.as_ptr().cast_const();
+        match NonNull::new(e.tail.get().cast_mut()) {
+            // SAFETY: a queued task is alive (the queue holds a reference).
+            Some(tail) => unsafe { tail.as_ref() }.next.set(h),
+            None => e.head.set(h),
+        }
+        e.tail.set(h);
+        e.queued.set(e.queued.get() + 1);
+    });
 }
 
-fn pop_ready() -> Option<Runnable<Origin>> {
+/// Takes the first task off the ready queue, with the queue's reference to it.
+#[inline]
+fn pop_ready() -> Option<NonNull<Header>> {
     EXECUTOR.with(|e| {
-        let task = e.ready.borrow_mut().pop_front()?;
+        let h = NonNull::new(e.head.get().cast_mut())?;
+        // SAFETY: a queued task is alive (the queue holds a reference).
+        let next = unsafe { h.as_ref() }.next.replace(ptr::null());
+        e.head.set(next);
+        if next.is_null() {
+            e.tail.set(ptr::null());
+        }
         e.taken.set(e.taken.get() + 1);
-        Some(task)
+        Some(h)
     })
 }
 
 /// Polls a task once, noting which task runs (for panic messages).
-fn run(task: Runnable<Origin>) {
-    EXECUTOR.with(|e| e.running.set(task.metadata()));
-    task.run();
-    EXECUTOR.with(|e| e.running.set(std::ptr::null()));
+fn run(h: NonNull<Header>) {
+    // SAFETY: `h` came off the queue, with its reference; its origin lives as long as it.
+    EXECUTOR.with(|e| e.running.set(unsafe { &raw const (*h.as_ptr()).origin }));
+    // SAFETY: as above.
+    unsafe { task::run(h) };
+    EXECUTOR.with(|e| e.running.set(ptr::null()));
 }
 
 /// Wakes the async call with id `id`, if it is still on the stack.
 fn wake_call(id: usize) {
     let _ = EXECUTOR.try_with(|e| {
-        let ticket = e.taken.get() + e.ready.borrow().len() as u64;
+        let ticket = e.queued.get();
         let mut calls = e.calls.borrow_mut();
         // From the innermost call, which most wakes are for; a stale id is not found.
         let innermost = calls.len();
@@ -143,20 +168,9 @@ fn call_waker(id: usize) -> Waker {
     unsafe { Waker::from_raw(RawWaker::new(id as *const (), &CALL_WAKER)) }
 }
 
-/// Counts a task alive from its creation until its future is dropped.
-struct Alive(());
-
-impl Alive {
-    fn new() -> Alive {
-        EXECUTOR.with(|e| e.tasks.set(e.tasks.get() + 1));
-        Alive(())
-    }
-}
-
-impl Drop for Alive {
-    fn drop(&mut self) {
-        let _ = EXECUTOR.try_with(|e| e.tasks.set(e.tasks.get() - 1));
-    }
+/// A spawned task's future was dropped.
+pub(crate) fn task_ended() {
+    let _ = EXECUTOR.try_with(|e| e.tasks.set(e.tasks.get() - 1));
 }
 
 /// Spawned tasks whose future has not been dropped yet (see [`crate::task_count`]).
@@ -179,25 +193,11 @@ where
         Some(parent) => parent.export,
         None => export,
     };
-    let alive = Alive::new();
-    let fut = async move {
-        let _alive = alive;
-        fut.await
-    };
-    let builder = async_task::Builder::new().metadata(Origin { at, export });
-    // wasm32-wasip1 without the atomics feature has exactly one thread, so `spawn_local`'s
-    // check that every poll and drop happens on the spawning thread (a thread-id lookup each
-    // time, and 8 bytes per task) cannot fail there and is left out.
-    #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
-    // SAFETY: `spawn_unchecked` requires a non-`Send` future, its output, its `Runnable` and
-    // its wakers to stay on the spawning thread: this target has only one thread. The future
-    // is `'static` and `schedule` is a `'static` fn.
-    let (runnable, task) = unsafe { builder.spawn_unchecked(move |_| fut, schedule) };
-    #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
-    let (runnable, task) = builder.spawn_local(move |_| fut, schedule);
+    let h = task::new_task(fut, Origin { at, export });
+    EXECUTOR.with(|e| e.tasks.set(e.tasks.get() + 1));
     // Like `go f()`: it runs when the executor next runs, not now.
-    runnable.schedule();
-    JoinHandle::new(task)
+    push_ready(h);
+    JoinHandle::new(h)
 }
 
 /// The origin of the task being polled, if that task is the innermost guest code running: the
@@ -277,7 +277,7 @@ impl OnStack {
             OnStack {
                 id,
                 index: calls.len() - 1,
-                outer_task: e.running.replace(std::ptr::null()),
+                outer_task: e.running.replace(ptr::null()),
                 outer_loop: e.looping.replace(export),
             }
         })
@@ -310,7 +310,7 @@ impl OnStack {
     /// Puts a woken call behind every task ready now (timers' tasks just woken, say).
     fn behind_ready_tasks(&self) {
         EXECUTOR.with(|e| {
-            let end = e.taken.get() + e.ready.borrow().len() as u64;
+            let end = e.queued.get();
             if let Some(Call { ticket: Some(t), .. }) = e.calls.borrow_mut().last_mut() {
                 *t = end;
                 e.due_at.set(end);

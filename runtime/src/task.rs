@@ -1,10 +1,316 @@
-//! Handles to background tasks.
+//! Background tasks: their allocation, state and wakers, and handles to them.
+//!
+//! A task is one allocation from the [pool](crate::pool): a [`Header`] followed by the future
+//! or, once it completes, its output (which the [`JoinHandle`] takes from there: no channel).
+//! The executor's ready queue links the headers of queued tasks through [`Header::next`].
+//!
+//! The module runs on one thread (wasm32-wasip1 without threads), so the state is plain
+//! `Cell`s. A `Waker` may still be sent to another thread by type: on targets with threads (the
+//! crate's own host-side tests) every waker operation checks that it runs on the task's thread
+//! and aborts the process otherwise, before it touches anything. A task is not the
+//! general-purpose `async-task` crate because that allocates through the global allocator,
+//! which a library cannot choose, and keeps atomic state for threads the module does not have.
+//!
+//! References: the ready queue holds one while the task is queued, the handle one, each waker
+//! one. The last one to go drops what is left (the future of a task nobody can wake any more,
+//! or an output nobody took) and frees the allocation.
 
-use crate::executor::Origin;
+use crate::executor::{self, Origin};
+use crate::pool;
+use std::alloc::Layout;
+use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::ptr::{self, NonNull};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+/// Queued, or to be queued (at most one queue entry per task).
+const SCHEDULED: u8 = 1;
+/// The future is gone: it completed (its output is stored, unless nobody could take it) or
+/// unwound.
+const DONE: u8 = 2;
+/// The handle is alive and has not taken the output.
+const HANDLE: u8 = 4;
+
+/// The start of every task's allocation.
+pub(crate) struct Header {
+    state: Cell<u8>,
+    refs: Cell<usize>,
+    /// The next task in the ready queue.
+    pub(crate) next: Cell<*const Header>,
+    /// The handle's waker, to wake when the task completes.
+    awaiter: Cell<Option<Waker>>,
+    vtable: &'static TaskVTable,
+    pub(crate) origin: Origin,
+    /// The thread the task belongs to, on targets that have more than one.
+    #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+    thread: std::thread::ThreadId,
+}
+
+/// The operations that depend on the future's type.
+struct TaskVTable {
+    /// Polls the future; on completion stores or drops its output and marks the task done.
+    poll: unsafe fn(NonNull<Header>, &mut Context<'_>),
+    /// Drops the future or the output, whichever the task holds.
+    drop_stage: unsafe fn(NonNull<Header>),
+    /// Moves the output into `*mut Option<F::Output>`.
+    take_output: unsafe fn(NonNull<Header>, *mut ()),
+    layout: Layout,
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(F::Output),
+    Empty,
+}
+
+#[repr(C)]
+struct Task<F: Future> {
+    header: Header,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+impl<F: Future + 'static> Task<F> {
+    const VTABLE: TaskVTable = TaskVTable {
+        poll: Self::poll,
+        drop_stage: Self::drop_stage,
+        take_output: Self::take_output,
+        layout: Layout::new::<Task<F>>(),
+    };
+
+    /// # Safety (for the three fns)
+    ///
+    /// `h` is the header of a live `Task<F>` on this thread, and no reference into its stage
+    /// is alive.
+    unsafe fn stage(h: NonNull<Header>) -> *mut Stage<F> {
+        // SAFETY: `Task` is `repr(C)` with the header first, so the header's address is the
+        // task's; the stage is only reached through this raw pointer.
+        unsafe { (*h.cast::<Task<F>>().as_ptr()).stage.get() }
+    }
+
+    unsafe fn poll(h: NonNull<Header>, cx: &mut Context<'_>) {
+        // SAFETY: see `stage`.
+        let stage = unsafe { Self::stage(h) };
+        // SAFETY: the stage is `Running` (the task is not done) and stays where it is.
+        let fut = match unsafe { &mut *stage } {
+            Stage::Running(fut) => unsafe { Pin::new_unchecked(fut) },
+            _ => unreachable!("a task was polled after it completed"),
+        };
+        if let Poll::Ready(out) = fut.poll(cx) {
+            // SAFETY: the future's drop may run user code, which cannot reach the stage (only
+            // this task's handle can, and it only reads a done task's stage).
+            unsafe { Self::drop_stage(h) };
+            // SAFETY: `h` is alive.
+            let header = unsafe { h.as_ref() };
+            if header.state.get() & HANDLE != 0 {
+                // SAFETY: the stage is `Empty`, nothing to drop.
+                unsafe { stage.write(Stage::Finished(out)) };
+            } else {
+                drop(out);
+            }
+            header.state.set(header.state.get() | DONE);
+            if let Some(awaiter) = header.awaiter.take() {
+                awaiter.wake();
+            }
+        }
+    }
+
+    unsafe fn drop_stage(h: NonNull<Header>) {
+        // SAFETY: see `stage`.
+        let stage = unsafe { Self::stage(h) };
+        // SAFETY: the stage is valid; it is dropped in place (a future is pinned) and then
+        // marked `Empty`, also if a destructor unwinds, so it is never dropped twice.
+        let running = matches!(unsafe { &*stage }, Stage::Running(_));
+        struct Emptied<F: Future>(*mut Stage<F>);
+        impl<F: Future> Drop for Emptied<F> {
+            fn drop(&mut self) {
+                // SAFETY: the old value has been dropped (or its drop unwound).
+                unsafe { self.0.write(Stage::Empty) }
+            }
+        }
+        let emptied = Emptied(stage);
+        // SAFETY: as above.
+        unsafe { ptr::drop_in_place(stage) };
+        drop(emptied);
+        if running {
+            executor::task_ended();
+        }
+    }
+
+    unsafe fn take_output(h: NonNull<Header>, out: *mut ()) {
+        // SAFETY: see `stage`; `out` points to an `Option<F::Output>` (the handle's type).
+        unsafe {
+            if let Stage::Finished(value) = Self::stage(h).replace(Stage::Empty) {
+                out.cast::<Option<F::Output>>().write(Some(value));
+            }
+        }
+    }
+}
+/// Allocates a task running `fut`, queued once (by the caller) and held by its handle.
+pub(crate) fn new_task<F>(fut: F, origin: Origin) -> NonNull<Header>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let vtable = &Task::<F>::VTABLE;
+    let p = pool::allocate(vtable.layout).cast::<Task<F>>();
+    let task = Task {
+        header: Header {
+            state: Cell::new(SCHEDULED | HANDLE),
+            refs: Cell::new(2),
+            next: Cell::new(ptr::null()),
+            awaiter: Cell::new(None),
+            vtable,
+            origin,
+            #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+            thread: std::thread::current().id(),
+        },
+        stage: UnsafeCell::new(Stage::Running(fut)),
+    };
+    // SAFETY: `p` is a fresh allocation with the task's layout.
+    unsafe { p.write(task) };
+    p.cast()
+}
+
+/// Drops one reference; the last frees the task.
+///
+/// # Safety
+///
+/// The caller owns a reference to the live task `h`, and does not use it after.
+unsafe fn release(h: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the header alive.
+    let header = unsafe { h.as_ref() };
+    let refs = header.refs.get() - 1;
+    header.refs.set(refs);
+    if refs == 0 {
+        // SAFETY: no reference is left, so nothing reaches the task while it is torn down.
+        unsafe { destroy(h) }
+    }
+}
+
+#[cold]
+unsafe fn destroy(h: NonNull<Header>) {
+    // SAFETY: the task is live and unreferenced (`release`).
+    unsafe {
+        let vtable = h.as_ref().vtable;
+        (vtable.drop_stage)(h);
+        drop(h.as_ref().awaiter.take());
+        pool::release(h.cast(), vtable.layout);
+    }
+}
+
+/// Polls a task taken off the ready queue, then drops the queue's reference.
+///
+/// # Safety
+///
+/// `h` is a live task that the ready queue held a reference to, now the caller's.
+pub(crate) unsafe fn run(h: NonNull<Header>) {
+    // SAFETY: the queue's reference keeps it alive.
+    let header = unsafe { h.as_ref() };
+    let state = header.state.get();
+    if state & DONE == 0 {
+        header.state.set(state & !SCHEDULED);
+        // The reference is the queue's, lent to the poll: the waker is not dropped.
+        // SAFETY: `TASK_WAKER`'s contract (below); `h` is a live task.
+        let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(h)) });
+        let mut cx = Context::from_waker(&waker);
+        // A poll that unwinds (only where panics unwind: the crate's host-side tests) leaves
+        // the task done without an output, so its handle reports the panic.
+        struct Unwinding(NonNull<Header>);
+        impl Drop for Unwinding {
+            fn drop(&mut self) {
+                // SAFETY: the task is alive (the queue's reference is held until below).
+                unsafe {
+                    let header = self.0.as_ref();
+                    header.state.set(header.state.get() | DONE);
+                    (header.vtable.drop_stage)(self.0);
+                    release(self.0);
+                }
+            }
+        }
+        let unwinding = Unwinding(h);
+        // SAFETY: the task is not done, so it holds its future.
+        unsafe { (header.vtable.poll)(h, &mut cx) };
+        std::mem::forget(unwinding);
+    }
+    // SAFETY: the queue's reference, given to the caller.
+    unsafe { release(h) }
+}
+
+/// A task's waker: its data is the task's header.
+static TASK_WAKER: RawWakerVTable = RawWakerVTable::new(
+    |data| {
+        let h = owned(data);
+        // SAFETY: the waker's reference keeps the task alive.
+        let header = unsafe { h.as_ref() };
+        // Like `Rc`, abort rather than wrap around when wakers are cloned and leaked without end.
+        let Some(refs) = header.refs.get().checked_add(1) else { std::process::abort() };
+        header.refs.set(refs);
+        raw_waker(h)
+    },
+    |data| {
+        let h = owned(data);
+        // SAFETY: the waker's reference is handed to the queue or dropped.
+        unsafe {
+            if !schedule(h) {
+                release(h);
+            }
+        }
+    },
+    |data| {
+        let h = owned(data);
+        // SAFETY: the waker's reference keeps the task alive; a queued task gets its own.
+        unsafe {
+            let header = h.as_ref();
+            let refs = header.refs.get();
+            if schedule(h) {
+                header.refs.set(refs + 1);
+            }
+        }
+    },
+    // SAFETY: the waker's reference, dropped.
+    |data| unsafe { release(owned(data)) },
+);
+
+fn raw_waker(h: NonNull<Header>) -> RawWaker {
+    RawWaker::new(h.as_ptr().cast_const().cast(), &TASK_WAKER)
+}
+
+/// The task of a waker's data, checked to belong to this thread where there are others.
+#[inline(always)]
+fn owned(data: *const ()) -> NonNull<Header> {
+    // SAFETY: `TASK_WAKER`'s data is always a live task's header (each waker holds a reference).
+    let h = unsafe { NonNull::new_unchecked(data.cast_mut().cast::<Header>()) };
+    #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+    // SAFETY: as above; `thread` is never written after the task is made.
+    if unsafe { h.as_ref() }.thread != std::thread::current().id() {
+        // Nothing of the task may be touched from here: it is not thread-safe.
+        eprintln!("wasmexport: a task's waker was used on a thread other than the task's");
+        std::process::abort();
+    }
+    h
+}
+
+/// Queues the task if it is neither queued nor done; true if it was (the queue then needs a
+/// reference, which the caller provides).
+///
+/// # Safety
+///
+/// `h` is a live task of this thread.
+unsafe fn schedule(h: NonNull<Header>) -> bool {
+    // SAFETY: the caller's.
+    let header = unsafe { h.as_ref() };
+    let state = header.state.get();
+    if state & (SCHEDULED | DONE) != 0 {
+        return false;
+    }
+    header.state.set(state | SCHEDULED);
+    executor::push_ready(h);
+    true
+}
 
 /// A handle to a task started by [`spawn`](crate::spawn).
 ///
@@ -16,57 +322,103 @@ use std::task::{Context, Poll};
 /// and the task runs whether or not its handle is kept. [`detach`](Self::detach) says the same
 /// in so many words.
 pub struct JoinHandle<T> {
-    task: Option<async_task::Task<T, Origin>>,
+    /// The task, until its output is taken.
+    task: Option<NonNull<Header>>,
+    _output: PhantomData<T>,
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("JoinHandle");
-        if let Some(task) = &self.task {
-            let Origin { at, export } = task.metadata();
-            d.field("spawned_at", &format_args!("{at}")).field("export", export);
+        if let Some(h) = self.task {
+            // SAFETY: the handle's reference keeps the task alive.
+            let Origin { at, export } = unsafe { h.as_ref() }.origin;
+            d.field("spawned_at", &format_args!("{at}")).field("export", &export);
         }
         d.field("finished", &self.is_finished()).finish()
     }
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: async_task::Task<T, Origin>) -> Self {
-        JoinHandle { task: Some(task) }
+    /// Takes the handle's reference to `task`, a task whose output is a `T`.
+    pub(crate) fn new(task: NonNull<Header>) -> Self {
+        JoinHandle { task: Some(task), _output: PhantomData }
     }
 
     /// Lets the task run on without a handle (the same as dropping the handle).
-    pub fn detach(mut self) {
-        if let Some(task) = self.task.take() {
-            task.detach();
-        }
-    }
+    pub fn detach(self) {}
 
     /// True once the task has completed (its output is ready).
     pub fn is_finished(&self) -> bool {
-        self.task.as_ref().is_none_or(|t| t.is_finished())
+        // SAFETY: the handle's reference keeps the task alive.
+        self.task.is_none_or(|h| unsafe { h.as_ref() }.state.get() & DONE != 0)
     }
 }
+
+// The handle is a pointer; the output is never pinned.
+impl<T> Unpin for JoinHandle<T> {}
+
+// SAFETY: on wasm32 without the atomics feature there is one thread, so a handle never
+// reaches another (as `async-task`'s handle, it is `Send` and `Sync` there if its output is
+// `Send`). Elsewhere it stays on the task's thread: its state is not thread-safe.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: as above; `&JoinHandle` only reads whether the task is done.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> Future for JoinHandle<T> {
     type Output = T;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        match self.task.as_mut() {
-            Some(task) => {
-                let out = std::task::ready!(Pin::new(task).poll(cx));
-                self.task = None;
-                Poll::Ready(out)
+        let Some(h) = self.task else {
+            crate::trap::trap(format_args!("a JoinHandle was polled after it completed"))
+        };
+        // SAFETY: the handle's reference keeps the task alive.
+        let header = unsafe { h.as_ref() };
+        let state = header.state.get();
+        if state & DONE == 0 {
+            let old = header.awaiter.take();
+            let waker = match old {
+                Some(w) if w.will_wake(cx.waker()) => w,
+                old => {
+                    drop(old);
+                    cx.waker().clone()
+                }
+            };
+            header.awaiter.set(Some(waker));
+            return Poll::Pending;
+        }
+        header.state.set(state & !HANDLE);
+        let mut out = None::<T>;
+        // SAFETY: the task's output type is `T` (`new`), and `out` is an `Option<T>`.
+        unsafe { (header.vtable.take_output)(h, (&raw mut out).cast()) };
+        self.task = None;
+        // SAFETY: the handle's reference, dropped.
+        unsafe { release(h) };
+        match out {
+            Some(out) => Poll::Ready(out),
+            None => {
+                crate::trap::trap(format_args!("a task awaited through its JoinHandle panicked"))
             }
-            None => crate::trap::trap(format_args!("a JoinHandle was polled after it completed")),
         }
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.detach();
+        if let Some(h) = self.task {
+            // SAFETY: the handle's reference keeps the task alive until `release`.
+            unsafe {
+                let header = h.as_ref();
+                let state = header.state.get();
+                header.state.set(state & !HANDLE);
+                // An output nobody will take is dropped now.
+                if state & DONE != 0 {
+                    (header.vtable.drop_stage)(h);
+                }
+                release(h);
+            }
         }
     }
 }

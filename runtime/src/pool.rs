@@ -1,0 +1,122 @@
+//! Free lists of small blocks, by size class, for task allocations.
+//!
+//! A background task is allocated when spawned and freed when its output is taken or dropped,
+//! so a program that keeps handing work to tasks allocates and frees the same few sizes again
+//! and again. wasi-libc's `dlmalloc` takes about 130 wasm instructions per `malloc` and as many
+//! per `free`; a pop or a push on a free list takes a handful. The global allocator cannot be
+//! chosen by a library (it is the application's), hence this pool in front of it.
+//!
+//! Blocks are multiples of 16 bytes up to [`MAX`] bytes, 16-aligned; a class keeps at most
+//! [`KEEP`] bytes of free blocks and hands the rest back to the global allocator, so memory
+//! stays bounded whatever the pattern of spawns. Larger or more aligned layouts go to the
+//! global allocator directly.
+
+use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
+use std::cell::Cell;
+use std::ptr::{self, NonNull};
+
+/// The largest block the pool keeps.
+const MAX: usize = 512;
+/// Granularity and alignment of the blocks.
+const ALIGN: usize = 16;
+const CLASSES: usize = MAX / ALIGN;
+/// Bytes of free blocks a class keeps at most.
+const KEEP: usize = 256 * 1024;
+
+/// A free block: its first word links to the next.
+struct Free {
+    next: *mut Free,
+}
+
+struct Pool {
+    free: [Cell<*mut Free>; CLASSES],
+    kept: [Cell<usize>; CLASSES],
+}
+
+thread_local! {
+    static POOL: Pool = const {
+        Pool {
+            free: [const { Cell::new(ptr::null_mut()) }; CLASSES],
+            kept: [const { Cell::new(0) }; CLASSES],
+        }
+    };
+}
+
+/// The class of a layout, or `None` for one the pool does not serve. Folds to a constant for
+/// a layout known at compile time.
+#[inline(always)]
+const fn class(layout: Layout) -> Option<usize> {
+    if layout.align() > ALIGN || layout.size() > MAX || layout.size() == 0 {
+        None
+    } else {
+        Some(layout.size().div_ceil(ALIGN) - 1)
+    }
+}
+
+#[inline(always)]
+const fn block(class: usize) -> Layout {
+    // SAFETY: the size is a multiple of the alignment, a power of two, and far below isize::MAX.
+    unsafe { Layout::from_size_align_unchecked((class + 1) * ALIGN, ALIGN) }
+}
+
+/// Allocates a block for `layout` (not zero-sized).
+#[inline(always)]
+pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
+    let layout = match class(layout) {
+        Some(c) => {
+            let head = POOL
+                .try_with(|p| {
+                    let head = p.free[c].get();
+                    if !head.is_null() {
+                        // SAFETY: a block on a free list is one this pool allocated and nobody
+                        // uses; its first word is the link written by `release`.
+                        p.free[c].set(unsafe { (*head).next });
+                        p.kept[c].set(p.kept[c].get() - block(c).size());
+                    }
+                    head
+                })
+                .unwrap_or(ptr::null_mut());
+            if let Some(head) = NonNull::new(head) {
+                return head.cast();
+            }
+            block(c)
+        }
+        None => layout,
+    };
+    // SAFETY: `layout` is not zero-sized (tasks have a header).
+    let p = unsafe { alloc(layout) };
+    NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout))
+}
+
+/// Frees a block that `allocate(layout)` returned.
+///
+/// # Safety
+///
+/// `p` came from `allocate` with the same `layout`, on this thread, and is not used after.
+#[inline(always)]
+pub(crate) unsafe fn release(p: NonNull<u8>, layout: Layout) {
+    let layout = match class(layout) {
+        Some(c) => {
+            let kept = POOL.try_with(|p_| {
+                let kept = p_.kept[c].get();
+                if kept >= KEEP {
+                    return false;
+                }
+                let block = p.as_ptr().cast::<Free>();
+                // SAFETY: the block is at least 16 bytes and 16-aligned, and ours now.
+                unsafe { block.write(Free { next: p_.free[c].get() }) };
+                p_.free[c].set(block);
+                p_.kept[c].set(kept + ALIGN * (c + 1));
+                true
+            });
+            if kept == Ok(true) {
+                return;
+            }
+            block(c)
+        }
+        None => layout,
+    };
+    // SAFETY: the caller's contract: `p` was allocated by the global allocator with `layout`
+    // (for a class, with the class's block layout).
+    unsafe { dealloc(p.as_ptr(), layout) }
+}
