@@ -22,6 +22,7 @@
 //! No user code (a future, or a waker's clone, wake or drop) runs while the executor holds a
 //! borrow of its state: every borrow below is a push, a pop or a field update.
 
+use crate::local::per_thread;
 use crate::task::{self, Header, JoinHandle};
 use crate::{time, trap::trap};
 use std::cell::{Cell, RefCell};
@@ -74,20 +75,18 @@ struct Executor {
     looping: Cell<&'static str>,
 }
 
-thread_local! {
-    static EXECUTOR: Executor = const {
-        Executor {
-            head: Cell::new(ptr::null()),
-            tail: Cell::new(ptr::null()),
-            queued: Cell::new(0),
-            taken: Cell::new(0),
-            calls: RefCell::new(Vec::new()),
-            due_at: Cell::new(NOT_WOKEN),
-            last_id: Cell::new(0),
-            tasks: Cell::new(0),
-            running: Cell::new(std::ptr::null()),
-            looping: Cell::new(""),
-        }
+per_thread! {
+    static EXECUTOR: Executor = Executor {
+        head: Cell::new(ptr::null()),
+        tail: Cell::new(ptr::null()),
+        queued: Cell::new(0),
+        taken: Cell::new(0),
+        calls: RefCell::new(Vec::new()),
+        due_at: Cell::new(NOT_WOKEN),
+        last_id: Cell::new(0),
+        tasks: Cell::new(0),
+        running: Cell::new(std::ptr::null()),
+        looping: Cell::new(""),
     };
 }
 

@@ -116,6 +116,7 @@ mod abi;
 mod call;
 mod executor;
 mod init;
+mod local;
 mod pool;
 mod task;
 pub mod time;

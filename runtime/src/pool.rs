@@ -11,6 +11,7 @@
 //! stays bounded whatever the pattern of spawns. Larger or more aligned layouts go to the
 //! global allocator directly.
 
+use crate::local::per_thread;
 use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
@@ -33,12 +34,10 @@ struct Pool {
     kept: [Cell<usize>; CLASSES],
 }
 
-thread_local! {
-    static POOL: Pool = const {
-        Pool {
-            free: [const { Cell::new(ptr::null_mut()) }; CLASSES],
-            kept: [const { Cell::new(0) }; CLASSES],
-        }
+per_thread! {
+    static POOL: Pool = Pool {
+        free: [const { Cell::new(ptr::null_mut()) }; CLASSES],
+        kept: [const { Cell::new(0) }; CLASSES],
     };
 }
 

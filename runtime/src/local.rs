@@ -1,0 +1,43 @@
+//! Per-thread state that costs a plain static on wasm32 without threads.
+//!
+//! `thread_local!` there is already a static, but reaching it goes through `LocalKey::with`,
+//! which LLVM does not always inline: an indirect call per access, on every step of the run
+//! loop. On that target the module has exactly one thread, so a static is the same thing; on
+//! every other target (the crate's host-side tests) it stays a `thread_local!`.
+
+/// `per_thread! { static NAME: Type = const_expr; }`: `NAME.with(|v| ..)` and
+/// `NAME.try_with(|v| ..)` (an `Err` only on a host thread that is exiting) as with
+/// `thread_local!`.
+macro_rules! per_thread {
+    (static $name:ident: $ty:ty = $init:expr;) => {
+        #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+        static $name: $crate::local::Static<$ty> = $crate::local::Static($init);
+        #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+        ::std::thread_local! {
+            static $name: $ty = const { $init };
+        }
+    };
+}
+pub(crate) use per_thread;
+
+/// The state of the one thread.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+pub(crate) struct Static<T>(pub(crate) T);
+
+// SAFETY: wasm32 without the atomics feature has one thread, so nothing is ever shared with
+// another thread.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+unsafe impl<T> Sync for Static<T> {}
+
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+impl<T> Static<T> {
+    #[inline(always)]
+    pub(crate) fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0)
+    }
+
+    #[inline(always)]
+    pub(crate) fn try_with<R>(&'static self, f: impl FnOnce(&T) -> R) -> Result<R, ()> {
+        Ok(f(&self.0))
+    }
+}
