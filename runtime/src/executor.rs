@@ -25,11 +25,12 @@
 use crate::local::per_thread;
 use crate::task::{self, Header, JoinHandle};
 use crate::{time, trap::trap};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomPinned;
 use std::panic::Location;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
@@ -39,14 +40,6 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 pub(crate) struct Origin {
     pub(crate) at: &'static Location<'static>,
     pub(crate) export: &'static str,
-}
-
-/// An async call on the stack.
-struct Call {
-    /// Unique among the calls on the stack.
-    id: usize,
-    /// Woken: the call is polled again once `Executor::taken` reaches this.
-    ticket: Option<u64>,
 }
 
 /// `Executor::due_at` when the innermost call is not woken.
@@ -60,9 +53,10 @@ struct Executor {
     queued: Cell<u64>,
     /// How many tasks have been taken off the queue so far.
     taken: Cell<u64>,
-    /// The async calls on the stack, outermost first.
-    calls: RefCell<Vec<Call>>,
-    /// The innermost call's ticket (or `NOT_WOKEN`), which its run loop reads after every task.
+    /// The innermost async call on the stack, or null; it links to the call it interrupted.
+    innermost: Cell<*const OnStack>,
+    /// The innermost call's ticket (or `NOT_WOKEN`), which its run loop reads after every task:
+    /// woken, the call is polled again once `taken` reaches it.
     due_at: Cell<u64>,
     /// The id of the last call entered.
     last_id: Cell<usize>,
@@ -81,7 +75,7 @@ per_thread! {
         tail: Cell::new(ptr::null()),
         queued: Cell::new(0),
         taken: Cell::new(0),
-        calls: RefCell::new(Vec::new()),
+        innermost: Cell::new(ptr::null()),
         due_at: Cell::new(NOT_WOKEN),
         last_id: Cell::new(0),
         tasks: Cell::new(0),
@@ -137,17 +131,26 @@ fn run(h: NonNull<Header>) {
 /// Wakes the async call with id `id`, if it is still on the stack.
 fn wake_call(id: usize) {
     let _ = EXECUTOR.try_with(|e| {
-        let ticket = e.queued.get();
-        let mut calls = e.calls.borrow_mut();
         // From the innermost call, which most wakes are for; a stale id is not found.
-        let innermost = calls.len();
-        if let Some((at, call)) = calls.iter_mut().enumerate().rev().find(|(_, c)| c.id == id)
-            && call.ticket.is_none()
-        {
-            call.ticket = Some(ticket);
-            if at + 1 == innermost {
-                e.due_at.set(ticket);
+        // SAFETY: the calls linked from `innermost` are on the stack (`OnStack`).
+        let Some(innermost) = (unsafe { e.innermost.get().as_ref() }) else { return };
+        // The innermost call's ticket is `due_at`.
+        if innermost.id == id {
+            if e.due_at.get() == NOT_WOKEN {
+                e.due_at.set(e.queued.get());
             }
+            return;
+        }
+        let mut call = innermost.outer;
+        // SAFETY: as above.
+        while let Some(c) = unsafe { call.as_ref() } {
+            if c.id == id {
+                if c.ticket.get() == NOT_WOKEN {
+                    c.ticket.set(e.queued.get());
+                }
+                return;
+            }
+            call = c.outer;
         }
     });
 }
@@ -245,40 +248,63 @@ pub(crate) fn panic_place(export: &'static str) -> impl fmt::Display {
     Place(export, running_task(export))
 }
 
-/// An async call on the stack; leaving (also by unwinding, in host-side tests) forgets it and
-/// every call above it.
+/// An async call on the stack, in the frame of its `block_on`, linked from
+/// `Executor::innermost` while it runs.
 struct OnStack {
+    /// Unique among the calls on the stack.
     id: usize,
-    /// Where it is in `Executor::calls`.
-    index: usize,
+    /// The ticket of the call while a call it made runs (the innermost call's is
+    /// `Executor::due_at`).
+    ticket: Cell<u64>,
+    /// The call this one interrupted, or null.
+    outer: *const OnStack,
     /// The task that was running when the call was entered (a task that called the host, which
     /// called this export) and the export whose loop ran it: set aside until the call returns.
     outer_task: *const Origin,
     outer_loop: &'static str,
+    _pinned: PhantomPinned,
 }
 
 impl OnStack {
-    fn enter(export: &'static str) -> OnStack {
+    /// A call not entered yet.
+    fn new() -> OnStack {
+        OnStack {
+            id: 0,
+            ticket: Cell::new(NOT_WOKEN),
+            outer: ptr::null(),
+            outer_task: ptr::null(),
+            outer_loop: "",
+            _pinned: PhantomPinned,
+        }
+    }
+
+    /// Makes the call the innermost, with a fresh id; it stays so until dropped (which the pin
+    /// guarantees happens before its memory goes).
+    fn enter(self: Pin<&mut Self>, export: &'static str) {
+        // SAFETY: nothing is moved out of the pinned call.
+        let call = unsafe { self.get_unchecked_mut() };
         EXECUTOR.with(|e| {
-            let mut calls = e.calls.borrow_mut();
+            let outer = e.innermost.get();
             let mut id = e.last_id.get().wrapping_add(1);
             // Ids grow, so a new one is unique on the stack, unless they wrapped around (after
             // 2^32 calls on wasm32) while an older call is still on it: then skip those in use.
             // A waker kept across 2^32 calls may then poll a call once more: allowed, if odd.
-            if calls.last().is_some_and(|c| c.id >= id) {
-                while calls.iter().any(|c| c.id == id) {
-                    id = id.wrapping_add(1);
+            // SAFETY: the calls linked from `innermost` are on the stack.
+            if let Some(outer) = unsafe { outer.as_ref() } {
+                if outer.id >= id {
+                    while on_stack(e, id) {
+                        id = id.wrapping_add(1);
+                    }
                 }
+                outer.ticket.set(e.due_at.get());
             }
             e.last_id.set(id);
-            calls.push(Call { id, ticket: None });
+            call.id = id;
+            call.outer = outer;
             e.due_at.set(NOT_WOKEN);
-            OnStack {
-                id,
-                index: calls.len() - 1,
-                outer_task: e.running.replace(ptr::null()),
-                outer_loop: e.looping.replace(export),
-            }
+            call.outer_task = e.running.replace(ptr::null());
+            call.outer_loop = e.looping.replace(export);
+            e.innermost.set(call);
         })
     }
 
@@ -298,32 +324,39 @@ impl OnStack {
     /// Takes the call's wake, to poll it now.
     #[inline]
     fn take_wake(&self) {
-        EXECUTOR.with(|e| {
-            if let Some(call) = e.calls.borrow_mut().last_mut() {
-                call.ticket = None;
-            }
-            e.due_at.set(NOT_WOKEN);
-        })
+        EXECUTOR.with(|e| e.due_at.set(NOT_WOKEN))
     }
 
     /// Puts a woken call behind every task ready now (timers' tasks just woken, say).
     fn behind_ready_tasks(&self) {
         EXECUTOR.with(|e| {
-            let end = e.queued.get();
-            if let Some(Call { ticket: Some(t), .. }) = e.calls.borrow_mut().last_mut() {
-                *t = end;
-                e.due_at.set(end);
+            if e.due_at.get() != NOT_WOKEN {
+                e.due_at.set(e.queued.get());
             }
         })
     }
 }
 
+/// True if a call with this id is on the stack.
+fn on_stack(e: &Executor, id: usize) -> bool {
+    let mut call = e.innermost.get();
+    // SAFETY: the calls linked from `innermost` are on the stack.
+    while let Some(c) = unsafe { call.as_ref() } {
+        if c.id == id {
+            return true;
+        }
+        call = c.outer;
+    }
+    false
+}
+
 impl Drop for OnStack {
+    /// Leaving (also by unwinding, in host-side tests, after the calls it made have left).
     fn drop(&mut self) {
         let _ = EXECUTOR.try_with(|e| {
-            let mut calls = e.calls.borrow_mut();
-            calls.truncate(self.index);
-            e.due_at.set(calls.last().and_then(|c| c.ticket).unwrap_or(NOT_WOKEN));
+            e.innermost.set(self.outer);
+            // SAFETY: the outer call is on the stack, below this one.
+            e.due_at.set(unsafe { self.outer.as_ref() }.map_or(NOT_WOKEN, |c| c.ticket.get()));
             e.running.set(self.outer_task);
             e.looping.set(self.outer_loop);
         });
@@ -332,7 +365,8 @@ impl Drop for OnStack {
 
 /// Runs an async export's future until it completes.
 pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
-    let call = OnStack::enter(export);
+    let mut call = pin!(OnStack::new());
+    call.as_mut().enter(export);
     let waker = call_waker(call.id);
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);
@@ -402,7 +436,7 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
 #[cfg(test)]
 fn check_idle() {
     EXECUTOR.with(|e| {
-        assert!(e.calls.borrow().is_empty(), "a call outlived its return");
+        assert!(e.innermost.get().is_null(), "a call outlived its return");
         assert!(e.running.get().is_null(), "a task is marked running between calls");
     });
 }
