@@ -29,6 +29,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomPinned;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::pin::{Pin, pin};
 use std::ptr::{self, NonNull};
@@ -367,7 +368,8 @@ impl Drop for OnStack {
 pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
     let mut call = pin!(OnStack::new());
     call.as_mut().enter(export);
-    let waker = call_waker(call.id);
+    // Its drop does nothing; `ManuallyDrop` saves the indirect call that would find that out.
+    let waker = ManuallyDrop::new(call_waker(call.id));
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);
     if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {

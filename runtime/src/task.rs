@@ -58,7 +58,8 @@ struct TaskVTable {
     drop_stage: unsafe fn(NonNull<Header>),
     /// Moves the output into `*mut Option<F::Output>`.
     take_output: unsafe fn(NonNull<Header>, *mut ()),
-    layout: Layout,
+    /// Drops what the task holds and frees it (the size class known at compile time).
+    destroy: unsafe fn(NonNull<Header>),
 }
 
 enum Stage<F: Future> {
@@ -78,7 +79,7 @@ impl<F: Future + 'static> Task<F> {
         poll: Self::poll,
         drop_stage: Self::drop_stage,
         take_output: Self::take_output,
-        layout: Layout::new::<Task<F>>(),
+        destroy: Self::destroy,
     };
 
     /// # Safety (for the three fns)
@@ -140,6 +141,15 @@ impl<F: Future + 'static> Task<F> {
         }
     }
 
+    unsafe fn destroy(h: NonNull<Header>) {
+        // SAFETY: see `stage`; nothing references the task any more (`release`), so it can go.
+        unsafe {
+            Self::drop_stage(h);
+            drop(h.as_ref().awaiter.take());
+            pool::release(h.cast(), Layout::new::<Task<F>>());
+        }
+    }
+
     unsafe fn take_output(h: NonNull<Header>, out: *mut ()) {
         // SAFETY: see `stage`; `out` points to an `Option<F::Output>` (the handle's type).
         unsafe {
@@ -156,7 +166,7 @@ where
     F::Output: 'static,
 {
     let vtable = &Task::<F>::VTABLE;
-    let p = pool::allocate(vtable.layout).cast::<Task<F>>();
+    let p = pool::allocate(Layout::new::<Task<F>>()).cast::<Task<F>>();
     let task = Task {
         header: Header {
             state: Cell::new(SCHEDULED | HANDLE),
@@ -191,15 +201,9 @@ unsafe fn release(h: NonNull<Header>) {
     }
 }
 
-#[cold]
 unsafe fn destroy(h: NonNull<Header>) {
     // SAFETY: the task is live and unreferenced (`release`).
-    unsafe {
-        let vtable = h.as_ref().vtable;
-        (vtable.drop_stage)(h);
-        drop(h.as_ref().awaiter.take());
-        pool::release(h.cast(), vtable.layout);
-    }
+    unsafe { (h.as_ref().vtable.destroy)(h) }
 }
 
 /// Polls a task taken off the ready queue, then drops the queue's reference.
