@@ -1,26 +1,27 @@
 //! The cooperative single-threaded executor.
 //!
-//! Spawned tasks are ours too (`task.rs`: one pooled allocation each, the output kept in it for
-//! the handle); here are the ready queue, the run loop and nesting. The run loop runs only inside an export call: it polls ready tasks until
-//! the call's own future completes, then returns to the host at once, leaving every other task
-//! suspended until the next call (Go's semantics). An export entered from a host import starts a
-//! nested run loop over the same queue, which ends when the nested call's future completes.
+//! Spawned tasks are allocated and woken by `task.rs` (one pooled allocation each, the output
+//! kept in it for the handle); the ready queue, the run loop, timers and nesting are here. The
+//! run loop runs only inside an export call: it polls ready tasks until the call's own future
+//! completes, then returns to the host at once, leaving every other task suspended until the
+//! next call (Go's semantics). An export entered from a host import starts a nested run loop
+//! over the same queue, which ends when the nested call's future completes.
 //!
 //! An async export's own future is not a heap task: it lives pinned on the export's stack frame
 //! and is woken through a waker that holds only the call's id. That saves an allocation and a
-//! free per call, about a fifth of a background-task round trip. It cannot be an `async-task`
-//! task because those must be `'static` and heap-allocated.
+//! free per call. It cannot be a spawned task because those are `'static` and on the heap.
 //!
-//! The ready queue holds spawned tasks only. A call's wake is a mark on the call itself: the
-//! queue position at the time of the wake (its *ticket*), so that the call is polled again once
-//! every task that was ready before the wake has run, as if it had been queued behind them. So
-//! nothing is ever queued for a call, nothing can be left behind when it returns, and a call is
-//! polled at most once per wake. A waker that outlived its call finds no call with its id and
-//! wakes nothing. An outer call woken while a nested call runs keeps its mark until its own loop
-//! runs again.
+//! The ready queue holds spawned tasks only, linked through their headers. A call's wake is a
+//! mark on the call itself: the queue position at the time of the wake (its *ticket*), so that
+//! the call is polled again once every task that was ready before the wake has run, as if it
+//! had been queued behind them. So nothing is ever queued for a call, nothing can be left behind
+//! when it returns, and a call is polled at most once per wake. A waker that outlived its call
+//! finds no call with its id and wakes nothing. An outer call woken while a nested call runs
+//! keeps its mark in its record until its own loop runs again. The calls' records live in
+//! their `block_on` frames, linked from the innermost.
 //!
-//! No user code (a future, or a waker's clone, wake or drop) runs while the executor holds a
-//! borrow of its state: every borrow below is a push, a pop or a field update.
+//! The state is plain `Cell`s: no user code (a future, or a waker's clone, wake or drop) runs in
+//! the middle of an update of it.
 
 use crate::local::per_thread;
 use crate::task::{self, Header, JoinHandle};

@@ -82,7 +82,7 @@ impl<F: Future + 'static> Task<F> {
         destroy: Self::destroy,
     };
 
-    /// # Safety (for the three fns)
+    /// # Safety (for this fn and those below)
     ///
     /// `h` is the header of a live `Task<F>` on this thread, and no reference into its stage
     /// is alive.
@@ -266,12 +266,12 @@ static TASK_WAKER: RawWakerVTable = RawWakerVTable::new(
     },
     |data| {
         let h = owned(data);
-        // SAFETY: the waker's reference keeps the task alive; a queued task gets its own.
+        // SAFETY: the waker's reference keeps the task alive; a queued task gets its own (at
+        // most one queue entry per task, so this cannot overflow).
         unsafe {
-            let header = h.as_ref();
-            let refs = header.refs.get();
             if schedule(h) {
-                header.refs.set(refs + 1);
+                let header = h.as_ref();
+                header.refs.set(header.refs.get() + 1);
             }
         }
     },
