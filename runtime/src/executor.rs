@@ -91,6 +91,7 @@ per_thread! {
 const CLOCK_EVERY: u32 = 64;
 
 /// Queues a task, with a reference to it.
+#[inline]
 pub(crate) fn push_ready(h: NonNull<Header>) {
     // `try_with`: on a host thread that is exiting, a task woken from a destructor is leaked.
     let _ = EXECUTOR.try_with(|e| {
@@ -122,6 +123,7 @@ fn pop_ready() -> Option<NonNull<Header>> {
 }
 
 /// Polls a task once, noting which task runs (for panic messages).
+#[inline]
 fn run(h: NonNull<Header>) {
     // SAFETY: `h` came off the queue, with its reference; its origin lives as long as it.
     EXECUTOR.with(|e| e.running.set(unsafe { &raw const (*h.as_ptr()).origin }));
@@ -282,6 +284,7 @@ impl OnStack {
 
     /// Makes the call the innermost, with a fresh id; it stays so until dropped (which the pin
     /// guarantees happens before its memory goes).
+    #[inline]
     fn enter(self: Pin<&mut Self>, export: &'static str) {
         // SAFETY: nothing is moved out of the pinned call.
         let call = unsafe { self.get_unchecked_mut() };
@@ -354,6 +357,7 @@ fn on_stack(e: &Executor, id: usize) -> bool {
 
 impl Drop for OnStack {
     /// Leaving (also by unwinding, in host-side tests, after the calls it made have left).
+    #[inline]
     fn drop(&mut self) {
         let _ = EXECUTOR.try_with(|e| {
             e.innermost.set(self.outer);

@@ -374,6 +374,7 @@ unsafe impl<T: Send> Sync for JoinHandle<T> {}
 impl<T> Future for JoinHandle<T> {
     type Output = T;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let Some(h) = self.task else {
             crate::trap::trap(format_args!("a JoinHandle was polled after it completed"))
