@@ -97,15 +97,15 @@ pub(crate) unsafe fn release(p: NonNull<u8>, layout: Layout) {
     let layout = match class(layout) {
         Some(c) => {
             let kept = POOL.try_with(|p_| {
-                let kept = p_.kept[c].get();
-                if kept >= KEEP {
+                let kept = p_.kept[c].get() + block(c).size();
+                if kept > KEEP {
                     return false;
                 }
                 let block = p.as_ptr().cast::<Free>();
                 // SAFETY: the block is at least 16 bytes and 16-aligned, and ours now.
                 unsafe { block.write(Free { next: p_.free[c].get() }) };
                 p_.free[c].set(block);
-                p_.kept[c].set(kept + ALIGN * (c + 1));
+                p_.kept[c].set(kept);
                 true
             });
             if kept == Ok(true) {
@@ -118,4 +118,41 @@ pub(crate) unsafe fn release(p: NonNull<u8>, layout: Layout) {
     // SAFETY: the caller's contract: `p` was allocated by the global allocator with `layout`
     // (for a class, with the class's block layout).
     unsafe { dealloc(p.as_ptr(), layout) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_freed_block_is_reused_and_free_blocks_stay_bounded() {
+        let layout = Layout::from_size_align(40, 8).unwrap();
+        let class = class(layout).unwrap();
+        assert_eq!(block(class).size(), 48);
+        let a = allocate(layout);
+        // SAFETY: allocated above with this layout, not used after.
+        unsafe { release(a, layout) };
+        assert_eq!(allocate(layout), a, "the freed block comes back first");
+        // SAFETY: as above.
+        unsafe { release(a, layout) };
+
+        let many: Vec<_> = (0..KEEP / 48 + 100).map(|_| allocate(layout)).collect();
+        for &p in &many {
+            // SAFETY: each allocated above with this layout, not used after.
+            unsafe { release(p, layout) };
+        }
+        let kept = POOL.with(|p| p.kept[class].get());
+        assert!(kept <= KEEP, "{kept} bytes kept, more than {KEEP}");
+        assert!(kept > KEEP - 48, "the class keeps what it may: {kept} bytes");
+
+        // Too large or too aligned for a class: the global allocator's.
+        for big in [Layout::from_size_align(MAX + 1, 8), Layout::from_size_align(64, 32)] {
+            let big = big.unwrap();
+            assert!(super::class(big).is_none());
+            let p = allocate(big);
+            assert_eq!(p.as_ptr() as usize % big.align(), 0);
+            // SAFETY: allocated above with this layout.
+            unsafe { release(p, big) };
+        }
+    }
 }
