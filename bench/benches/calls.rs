@@ -54,7 +54,7 @@ fn figures(c: &mut Criterion) {
     }
     g.finish();
 
-    // A call's cost with 100,000 tasks parked, against none (issue 8's figure).
+    // A call's cost with 100,000 tasks parked, against none (the README's parked-tasks figure).
     let pre = prepare(&engine, &gs.ours).expect("module");
     let mut g = c.benchmark_group("add_with_parked");
     for parked in [0, 100_000] {

@@ -86,7 +86,7 @@ fn with_errors(item: TokenStream, e: syn::Error) -> TokenStream {
 }
 
 /// `<T as WasmType>::Abi`, and the conversions below, spanned on the user's type so that the
-/// trait's `#[diagnostic::on_unimplemented]` message points at it, once (A6).
+/// trait's `#[diagnostic::on_unimplemented]` message points at it, once.
 fn abi(ty: &Type) -> TokenStream {
     quote_spanned!(ty.span()=> <#ty as ::wasmexport::__private::WasmType>::Abi)
 }
@@ -132,7 +132,7 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
     } else {
         quote!(::wasmexport::__private::call_sync(#name, move || #body))
     };
-    // M4: a wasm command's exports run only while `_start` runs `main` on the executor, so a
+    // A wasm command's exports run only while `_start` runs `main` on the executor, so a
     // bin must mark its main; without it this reference fails to resolve, naming the fix.
     let needs_main = if ctx.in_bin {
         let marker = format_ident!("{MAIN_MARKER}", span = ident.span());
@@ -177,7 +177,7 @@ fn import_wrapper(import: &Import) -> TokenStream {
         let __wasmexport_args = (#(#converted,)*);
         let __wasmexport_ret = {
             // Marks a host call in flight, so that an export entered from inside it is known
-            // to be a re-entrant call (SPEC E7), not a stale state after a trap (E11).
+            // to be a re-entrant call, not a stale state left by a trap that unwound an earlier call.
             let __wasmexport_call = ::wasmexport::__private::HostCall::enter();
             let (#(#names,)*) = __wasmexport_args;
             // SAFETY: the caller of this `unsafe fn` upholds the host function's contract.

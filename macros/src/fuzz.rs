@@ -1,4 +1,4 @@
-//! SPEC A10 by fuzzing: the four expansions and the source scanner never panic, whatever
+//! The macros never panic, shown by fuzzing: the four expansions and the source scanner never panic, whatever
 //! tokens they get, and a well-formed fn always expands to items that parse.
 //!
 //! The inputs are fn items assembled from pools of odd parts (qualifiers, generics, receivers,

@@ -1,11 +1,11 @@
-//! Validation: every rule of SPEC A2-A7 as a `syn::Error` on the offending token.
-//! All problems in one item are gathered, so one build reports them all (A10).
+//! Validation: every rule on names, placement, signatures and types as a `syn::Error` on the offending token.
+//! All problems in one item are gathered, so one build reports them all.
 
 use crate::ast::{Context, Enclosing, ExportArgs, ImportArgs, Item, Name};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 
-/// `fn name`: the span A3 and friends point at.
+/// `fn name`: the span that placement errors point at.
 fn fn_name(sig: &Signature) -> TokenStream {
     let (fn_token, ident) = (&sig.fn_token, &sig.ident);
     quote!(#fn_token #ident)
@@ -255,7 +255,7 @@ pub fn main(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<ItemFn>
     errors.finish(func.clone())
 }
 
-/// A3: methods and associated fns are refused.
+/// Only free fns: methods and associated fns are refused.
 fn check_free(errors: &mut Errors, sig: &Signature, ctx: Context, role: &str) {
     let inside = match ctx.enclosing {
         Enclosing::Impl => Some("an `impl` block"),
@@ -278,7 +278,7 @@ fn check_free(errors: &mut Errors, sig: &Signature, ctx: Context, role: &str) {
     }
 }
 
-/// A2 and A4 for export names.
+/// Export names: not empty, no NUL, not reserved for the runtime.
 fn check_name(errors: &mut Errors, name: &Name, what: &str) {
     check_nonempty(errors, name, what);
     if matches!(name.value.as_str(), "_start" | "_initialize") {
@@ -302,7 +302,7 @@ fn check_nonempty(errors: &mut Errors, name: &Name, what: &str) {
     }
 }
 
-/// A5 and A7: generics, variadics, ABI, and the parameter and result types.
+/// Signatures: generics, variadics, ABI, and the parameter and result types.
 fn check_signature(errors: &mut Errors, sig: &Signature, what: &str) {
     if !sig.generics.params.is_empty() {
         errors.push(
@@ -357,8 +357,8 @@ pub fn result_type(out: &ReturnType) -> Option<Type> {
     }
 }
 
-/// A5 by spelling. Paths that are not primitives (aliases, user types) pass here and are
-/// checked by the `WasmType` trait in the expansion (A6).
+/// Types by spelling. Paths that are not primitives (aliases, user types) pass here and are
+/// checked by the `WasmType` trait in the expansion.
 fn check_type(ty: &Type) -> syn::Result<()> {
     let refuse = |why: &str| {
         Err(syn::Error::new_spanned(

@@ -1,4 +1,4 @@
-//! The value types that cross the wasm boundary (SPEC A5, A6), checked by a sealed trait so that
+//! The value types that cross the wasm boundary, checked by a sealed trait so that
 //! aliases are seen through: `type Handle = u32;` passes, `type Byte = u8;` does not.
 
 mod sealed {

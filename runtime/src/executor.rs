@@ -1,4 +1,4 @@
-//! The cooperative single-threaded executor (SPEC E1-E7).
+//! The cooperative single-threaded executor.
 //!
 //! Spawned tasks are allocated and woken by `async-task`; the ready queue, the run loop, timers
 //! and nesting are ours. The run loop runs only inside an export call: it polls ready tasks until
@@ -218,7 +218,7 @@ impl Drop for Level {
     }
 }
 
-/// Runs an async export's future until it completes (E1, E3-E7).
+/// Runs an async export's future until it completes: other ready tasks run while it waits.
 pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
     let level = Level::enter();
     let waker = call_waker(level.0);
@@ -250,10 +250,10 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
                 let deferred = level.take_deferred();
                 if !deferred && !time::fire_expired() {
                     match time::next_deadline() {
-                        // E5: nothing is ready but a timer is armed: block in poll_oneoff until
+                        // Nothing is ready but a timer is armed: block in poll_oneoff until
                         // it is due.
                         Some(deadline) => time::block_until(deadline),
-                        // E6.
+                        // Nothing is ready and no timer can ever wake anything: deadlock.
                         None => trap(format_args!(
                             "all tasks are asleep - deadlock! export \"{export}\" is waiting for \
                              something that no task or timer can deliver"

@@ -1,4 +1,4 @@
-//! `_initialize` (SPEC M1, M2): constructors once, the panic hook, then every
+//! `_initialize`: constructors once, the panic hook, then every
 //! `#[wasmexport::init]` fn once, in declaration order within a crate.
 
 use crate::call::{self, current_export};
@@ -42,7 +42,7 @@ pub fn initialize() {
 
 /// A command's `main` (`#[wasmexport::main]`): `_start` has run the constructors already; this
 /// runs the init hooks, then main as a task on the executor, then marks the command exited so
-/// that later export calls trap with a clear message (M4).
+/// that later export calls trap with a clear message.
 pub fn run_main<F>(main: F) -> F::Output
 where
     F: std::future::Future + 'static,
@@ -69,7 +69,7 @@ fn init_runtime() {
 ///
 /// wit-bindgen-rt's `run_ctors_once` does the same in ten lines, but every version of that crate
 /// (checked 0.24 to 0.44) also defines `#[no_mangle] cabi_realloc` symbols, which rustc exports
-/// from every cdylib that links it: that breaks SPEC M1 (no exports but the user's, `memory`
+/// from every cdylib that links it: that breaks the reactor's export set (no exports but the user's, `memory`
 /// and `_initialize`). So the call is made here; `initialize` guards it to run once.
 fn run_ctors_once() {
     #[cfg(target_family = "wasm")]
@@ -87,7 +87,7 @@ fn run_ctors_once() {
 ///
 /// A selection of the next hook each round, O(n^2) in the number of hooks, which is small: it
 /// needs no `Vec` and no sort, which would add about 20 KB of generic sorting and string
-/// searching code to every module (issue 7's size figure).
+/// searching code to every module (the README's module-size figure).
 fn run_hooks_in_order() {
     fn key(h: &'static InitHook) -> (&'static [u8], &'static str, u32, u32, usize) {
         let module = h.module.as_bytes();
@@ -110,7 +110,7 @@ fn run_hooks_in_order() {
     }
 }
 
-/// E8: a panic prints one `wasmexport:` line naming the export and poisons the instance; std then
+/// A panic prints one `wasmexport:` line naming the export and poisons the instance; std then
 /// aborts, which traps (wasm32-wasip1 builds with panic=abort).
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {

@@ -1,4 +1,4 @@
-//! Timers on wasip1's monotonic clock (SPEC E5).
+//! Timers on wasip1's monotonic clock.
 //!
 //! A timer only fires while the module is entered: the executor looks at the clock between
 //! tasks, and when nothing is ready it blocks the thread in `poll_oneoff` (what

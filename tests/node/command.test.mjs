@@ -1,4 +1,4 @@
-// SPEC M4, M5: a command runs under wasi.start; its exports are re-entered from a JS import
+// A command runs under wasi.start; its exports are re-entered from a JS import
 // while _start runs, and trap clearly afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

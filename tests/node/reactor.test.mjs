@@ -1,4 +1,4 @@
-// SPEC M5: the reactor guests run unchanged under Node's node:wasi.
+// The reactor guests run unchanged under Node's node:wasi.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { instantiate, module, wasmDir } from './wasi.mjs';
@@ -100,7 +100,7 @@ test('re-entrant calls from JS imports, sync and async, 200 deep', () => {
   assert.equal(g.exports.tasks(), 1);
 });
 
-// SPEC E11: calls unwound without the runtime's code running poison the instance.
+// Calls unwound without the runtime's code running poison the instance.
 const POISONED = /^wasmexport: module poisoned: an earlier call did not return \(it trapped\); export "add" cannot run/m;
 
 function aborter(self) {

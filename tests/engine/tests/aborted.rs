@@ -1,4 +1,4 @@
-//! SPEC E11 on wasmtime with the `abort` guest: a call unwound by a trap that the runtime never
+//! Aborted calls on wasmtime with the `abort` guest: a call unwound by a trap that the runtime never
 //! sees poisons the instance; re-entry through `#[wasmimport]` stays allowed.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! SPEC M1 and M4 on wasmtime: commands export `_start` and never `_initialize`; their exports
+//! Command modules on wasmtime: commands export `_start` and never `_initialize`; their exports
 //! run re-entrantly while `_start` runs and trap clearly after main returned.
 
 use wasmexport_engine_tests::{

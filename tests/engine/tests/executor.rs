@@ -1,4 +1,4 @@
-//! SPEC E1-E10 on wasmtime with the `exec` guest.
+//! The executor's behaviours on wasmtime with the `exec` guest.
 
 use std::time::{Duration, Instant};
 use wasmexport_engine_tests::{Guest, engine_with, guest_path, module, reentry_imports};

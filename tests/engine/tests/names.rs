@@ -1,4 +1,4 @@
-//! SPEC A8 (duplicate export names) and A9 (exports defined in library crates), with the
+//! Duplicate export names and exports defined in library crates, with the
 //! fixtures in tests/fixtures/names. Fixtures are built one at a time, so the tests in this
 //! file share one lock on the fixture target directory through cargo.
 

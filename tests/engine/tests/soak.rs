@@ -1,4 +1,4 @@
-//! Issue 8's soak and storm, for correctness and flat memory (their timings are figures in
+//! A soak and a storm, for correctness and flat memory (their timings are figures in
 //! `cargo xtask bench`, not assertions here).
 
 use wasmexport_engine_tests::{Guest, module, reentry_imports};

@@ -1,4 +1,4 @@
-//! SPEC E11: traps that unwind through the module without its code running, one export each,
+//! Traps that unwind through the module without its code running, one export each,
 //! driven by tests/engine/tests/aborted.rs and tests/node/reactor.test.mjs.
 
 use std::hint::black_box;

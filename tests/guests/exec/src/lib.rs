@@ -1,4 +1,4 @@
-//! The executor's behaviours (SPEC E1-E10), one export each, driven by tests/engine/tests/executor.rs.
+//! The executor's behaviours, one export each, driven by tests/engine/tests/executor.rs.
 
 use futures::channel::{mpsc, oneshot};
 use futures::{SinkExt, StreamExt};
@@ -68,14 +68,14 @@ fn tasks() -> u32 {
     task_count() as u32
 }
 
-// E1: an async export.
+// An async export.
 #[wasmexport]
 async fn async_add(x: i32, y: i32) -> i32 {
     yield_now().await;
     x.wrapping_add(y)
 }
 
-// E2: spawn and await a JoinHandle.
+// Spawn and await a JoinHandle.
 #[wasmexport]
 async fn spawn_and_await(x: i32) -> i32 {
     spawn(async move {
@@ -90,7 +90,7 @@ thread_local! {
     static PARKED: RefCell<Option<JoinHandle<i32>>> = const { RefCell::new(None) };
 }
 
-// E2, E4: a detached task that bumps the counter after a yield; the export returns first.
+// A detached task that bumps the counter after a yield; the export returns first.
 #[wasmexport]
 fn start_bumper() -> i32 {
     let handle = spawn(async {
@@ -106,7 +106,7 @@ fn counter() -> i32 {
     COUNTER.get()
 }
 
-/// E3: yields until the counter moves; returns how many yields that took, or -1 after 100.
+/// Yields until the counter moves; returns how many yields that took, or -1 after 100.
 #[wasmexport]
 async fn yields_until_bump() -> i32 {
     let start = COUNTER.get();
@@ -119,7 +119,7 @@ async fn yields_until_bump() -> i32 {
     -1
 }
 
-// E5: timers.
+// Timers.
 #[wasmexport]
 async fn sleep_ms(ms: u32) {
     sleep(Duration::from_millis(ms.into())).await;
@@ -147,7 +147,7 @@ async fn timeouts() -> u32 {
     u32::from(fast) + 2 * u32::from(slow)
 }
 
-// E6: deadlock, and a wait that a background task can satisfy.
+// Deadlock, and a wait that a background task can satisfy.
 #[wasmexport]
 async fn wait_forever() -> i32 {
     let (tx, rx) = oneshot::channel::<i32>();
@@ -170,7 +170,7 @@ async fn wait_for_background() -> i32 {
     rx.await.unwrap_or(-1)
 }
 
-// E7: re-entrancy through host imports declared with `#[wasmimport]` (E11: a plain `extern`
+// Re-entrancy through host imports declared with `#[wasmimport]` (a plain `extern`
 // import that re-enters poisons the instance; tests/guests/abort shows that).
 /// The host calls this instance's `recurse(n)`.
 #[wasmimport(module = "test", name = "reenter")]
@@ -262,7 +262,7 @@ async fn nested_wakes_outer() -> i32 {
     1
 }
 
-// E8: a panic in a spawned task.
+// A panic in a spawned task.
 #[wasmexport]
 async fn panic_in_task() -> i32 {
     spawn(async {
@@ -275,7 +275,7 @@ async fn panic_in_task() -> i32 {
     .await
 }
 
-// E9: third-party futures.
+// Third-party futures.
 #[wasmexport]
 async fn channels() -> i32 {
     let (mut tx, rx) = mpsc::channel::<i32>(2);
@@ -325,7 +325,7 @@ async fn polls_while_waiting() -> u32 {
     if value == Ok(5) { polls } else { 0 }
 }
 
-// E10: a call that spawns and finishes a task.
+// A call that spawns and finishes a task.
 #[wasmexport]
 async fn spawn_one(x: i32) -> i32 {
     spawn(async move { x + 1 }).await
