@@ -13,7 +13,7 @@ commands:
   test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests, docs
   bench   wasmexport vs the raw extern \"C\" floor and Go's go:wasmexport: a Markdown table
           (--readme: also put it into README.md between the bench markers)
-  extism  build examples/extism and run its tests in Extism's JS SDK (npm ci first; part of test)
+  extism  build examples/extism and run its tests in Extism's JS and Python SDKs (part of test)
   fuzz    the macro fuzz targets, long: WASMEXPORT_FUZZ_CASES cases each (default 200,000)
   wasm    build the guest workspaces for wasm32-wasip1 (what the tests build themselves)";
 
@@ -185,7 +185,7 @@ fn test() -> Result {
     extism_test()
 }
 
-/// The Extism example in Extism's JS SDK: installs `@extism/extism` from the lockfile in
+/// The Extism example in Extism's JS SDK, then its Python SDK: installs `@extism/extism` from the lockfile in
 /// `examples/extism/host` (`npm ci`, into its `node_modules`), then runs its `node --test`
 /// file on the plugin that `build_guests` built.
 fn extism_test() -> Result {
@@ -213,15 +213,58 @@ fn extism_test() -> Result {
         Command::new("npm").current_dir(&host).args(["ci", "--no-audit", "--no-fund"]),
     )
     .map_err(|e| format!("{e} (the Extism test needs npm, which comes with Node)"))?;
+    let plugin = root().join("target/wasm/wasm32-wasip1/release/extism_filter.wasm");
     run(
         "node --test examples/extism/host (the Extism example in @extism/extism)",
         Command::new(find_node()?)
             .current_dir(&host)
             .args(["--no-warnings", "--test", "extism.test.mjs"])
-            .env(
-                "EXTISM_FILTER_WASM",
-                root().join("target/wasm/wasm32-wasip1/release/extism_filter.wasm"),
-            ),
+            .env("EXTISM_FILTER_WASM", &plugin),
+    )?;
+    extism_python_test(&host, &plugin)
+}
+
+/// The Extism example in Extism's Python SDK (its native runtime, on wasmtime): installs
+/// `examples/extism/host/requirements.txt` into the venv `target/extism-py`, then runs
+/// `test_extism.py`. Skipped, saying so, where python3 cannot make a venv.
+fn extism_python_test(host: &Path, plugin: &Path) -> Result {
+    let venv = root().join("target/extism-py");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!(
+                "xtask: SKIPPED the Extism Python SDK test: `python3 -m venv` is not available \
+                 (apt-get install python3-venv)"
+            );
+            return Ok(());
+        }
+    }
+    let requirements = std::fs::read_to_string(host.join("requirements.txt"))
+        .map_err(|e| format!("reading examples/extism/host/requirements.txt: {e}"))?;
+    let packages: Vec<&str> = requirements
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    eprintln!(
+        "xtask: installing Extism's Python SDK from examples/extism/host/requirements.txt into \
+         target/extism-py: {}",
+        packages.join(", ")
+    );
+    run(
+        "pip install -r examples/extism/host/requirements.txt",
+        Command::new(&python)
+            .current_dir(host)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args(["-r", "requirements.txt"]),
+    )?;
+    run(
+        "python -m unittest test_extism (the Extism example in Extism's Python SDK)",
+        Command::new(&python)
+            .current_dir(host)
+            .args(["-m", "unittest", "-v", "test_extism"])
+            .env("EXTISM_FILTER_WASM", plugin),
     )
 }
 
