@@ -40,10 +40,14 @@ class FilterPlugin(unittest.TestCase):
             'wasmexport: module poisoned by an earlier panic: export "stats" cannot run; create a new instance',
         )
 
-    def test_a_timeout_poisons_the_plugin_and_says_so(self):
-        p = plugin(timeout_ms=100)
+    def test_a_timeout_ends_a_sleeping_call_and_poisons_the_plugin(self):
+        p = plugin(timeout_ms=300)
+        start = time.perf_counter()
         with self.assertRaisesRegex(extism.Error, "timeout"):
-            p.call("sleep_ms", b"300")
+            p.call("sleep_ms", b"1500")
+        took = time.perf_counter() - start
+        # The plugin waits in 10 ms slices (set_max_wait), where the timeout can land.
+        self.assertLess(took, 1.0, f"the 1,500 ms sleep ran {took:.3f} s under a 300 ms timeout")
         with self.assertRaisesRegex(extism.Error, r'^wasmexport: module poisoned: an earlier call did not return'):
             p.call("stats", b"")
 

@@ -40,6 +40,8 @@ thread_local! {
 
 #[wasmexport::init]
 fn setup() {
+    // Sleeps wait in 10 ms slices, so that Extism's `timeout_ms` can end a sleeping call.
+    wasmexport::time::set_max_wait(Some(Duration::from_millis(10)));
     wasmexport::set_trap_reporter(|line| {
         kernel::set_error(line);
         kernel::log(Level::Error, line);
