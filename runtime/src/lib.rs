@@ -303,6 +303,12 @@ pub fn yield_now() -> YieldNow {
 /// fn setup() {
 ///     wasmexport::set_trap_reporter(to_host);
 /// }
+/// # // The host's side, so that the example links natively.
+/// # #[cfg(not(target_family = "wasm"))]
+/// # mod host {
+/// #     #[unsafe(no_mangle)]
+/// #     extern "C" fn set_error(_: *const u8, _: u32) {}
+/// # }
 /// # fn main() {}
 /// ```
 pub fn set_trap_reporter(reporter: fn(&str)) {

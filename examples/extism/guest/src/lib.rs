@@ -12,7 +12,7 @@
 //!   stand-in for a lookup), so the waits overlap; if the checks take longer than `deadline_ms`
 //!   (config, default 1000) the call fails with an error.
 //! * `stats`: `calls=C kept=K dropped=D`, the totals since the plugin was created.
-//! * `sleep` (async): waits as many milliseconds as the input says, in a background task.
+//! * `sleep_ms` (async): waits as many milliseconds as the input says, in a background task.
 //! * `crash`: panics with the input as the message: the plugin is poisoned from then on.
 //!
 //! # Traps reach the host
@@ -20,8 +20,14 @@
 //! Extism hides a guest's stderr, where wasmexport writes its `wasmexport:` line before a
 //! trap. The init hook registers a trap reporter that passes each such line to Extism as the
 //! call's error (`error_set`) and to the host's logger at error level (`log_error`).
-//! It calls no kernel function itself: some Extism hosts run `_initialize` where the kernel
-//! cannot be called.
+//! The hook calls no kernel function itself: Extism's Python SDK also runs `_initialize` on a
+//! throwaway instance, where calling the kernel crashes the host process.
+//!
+//! # Timeouts
+//!
+//! Extism's `timeout_ms` interrupts wasm code, not a wait inside the host's `poll_oneoff`, so
+//! the init hook caps one blocking wait at 10 ms (`set_max_wait`): a sleeping call then ends
+//! within about 10 ms of the timeout.
 
 mod kernel;
 
@@ -48,7 +54,7 @@ fn setup() {
     });
 }
 
-/// Runs `body`: its output on success, its message as the call's error otherwise.
+/// Ends a call: sets the output and returns 0, or sets the error and returns 1.
 fn finish(result: Result<String, String>) -> i32 {
     match result {
         Ok(out) => {
@@ -142,12 +148,15 @@ fn stats() -> i32 {
 
 #[wasmexport]
 async fn sleep_ms() -> i32 {
-    let ms = match input_text().and_then(|t| t.trim().parse().map_err(|_| format!("{t:?}"))) {
-        Ok(ms) => ms,
-        Err(bad) => return finish(Err(format!("sleep_ms: the input {bad} is not a number"))),
-    };
+    finish(sleep_in_task().await)
+}
+
+async fn sleep_in_task() -> Result<String, String> {
+    let text = input_text()?;
+    let ms =
+        text.trim().parse().map_err(|_| format!("sleep_ms: the input {text:?} is not a number"))?;
     spawn(sleep(Duration::from_millis(ms))).await;
-    finish(Ok(String::new()))
+    Ok(String::new())
 }
 
 #[wasmexport]
