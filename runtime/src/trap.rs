@@ -153,7 +153,9 @@ mod tests {
         assert_eq!(line::<9>("hello"), "hello\n");
     }
 
-    thread_local!(static SEEN: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) });
+    use std::cell::RefCell;
+
+    thread_local!(static SEEN: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) });
 
     fn record_and_report_again(line: &str) {
         SEEN.with_borrow_mut(|seen| seen.push(line.to_string()));

@@ -185,9 +185,9 @@ fn test() -> Result {
     extism_test()
 }
 
-/// The Extism example in Extism's JS SDK, then its Python SDK: installs `@extism/extism` from the lockfile in
-/// `examples/extism/host` (`npm ci`, into its `node_modules`), then runs its `node --test`
-/// file on the plugin that `build_guests` built.
+/// The Extism example (built by `build_guests`) in Extism's JS SDK, then in its Python SDK:
+/// installs `@extism/extism` from the lockfile in `examples/extism/host` (`npm ci`, into its
+/// `node_modules`) and runs `extism.test.mjs` with `node --test`.
 fn extism_test() -> Result {
     let host = root().join("examples/extism/host");
     let lock = std::fs::read_to_string(host.join("package-lock.json"))
