@@ -3,6 +3,7 @@ runtime runs wasmtime. `cargo xtask test` installs requirements.txt into a venv 
 with EXTISM_FILTER_WASM set to the plugin's path."""
 
 import os
+import threading
 import time
 import unittest
 
@@ -49,6 +50,23 @@ class FilterPlugin(unittest.TestCase):
         # The plugin waits in 10 ms slices (set_max_wait), where the timeout can land.
         self.assertLess(took, 1.0, f"the 1,500 ms sleep ran {took:.3f} s under a 300 ms timeout")
         with self.assertRaisesRegex(extism.Error, r'^wasmexport: module poisoned: an earlier call did not return'):
+            p.call("stats", b"")
+
+    def test_a_cancel_ends_a_sleeping_call_and_poisons_the_plugin(self):
+        p = plugin()
+        threading.Timer(0.1, p.cancel_handle().cancel).start()
+        start = time.perf_counter()
+        with self.assertRaises(extism.Error):
+            p.call("sleep_ms", b"1500")
+        self.assertLess(time.perf_counter() - start, 1.0)
+        with self.assertRaisesRegex(extism.Error, r"^wasmexport: module poisoned: an earlier call did not return"):
+            p.call("stats", b"")
+
+    def test_the_memory_limit_poisons_the_plugin(self):
+        p = plugin(memory={"max_pages": 40})
+        with self.assertRaisesRegex(extism.Error, "oom"):
+            p.call("filter", b"x\n" * (1 << 19))  # a task per line: more than 40 pages
+        with self.assertRaisesRegex(extism.Error, r"^wasmexport: module poisoned: an earlier call did not return"):
             p.call("stats", b"")
 
     def test_sleeps_take_their_time_not_the_cpu(self):
