@@ -114,6 +114,7 @@ mod init;
 mod task;
 pub mod time;
 mod trap;
+mod wait;
 
 pub use task::{JoinHandle, YieldNow};
 
@@ -257,6 +258,61 @@ pub fn task_count() -> usize {
 /// Lets other ready tasks run once before this task goes on (Go's `runtime.Gosched`).
 pub fn yield_now() -> YieldNow {
     YieldNow::new()
+}
+
+/// Registers `reporter` to receive every line the runtime writes to stderr before it traps.
+///
+/// Every trap this crate causes on purpose (a panic, a call into a poisoned instance, a
+/// deadlock, a call before `_initialize`, ...) first writes one line starting with
+/// `wasmexport:` to stderr. Many hosts hide a guest's stderr; a reporter passes the line on
+/// through the host's own channel (an error slot, a log import) before the trap. It receives
+/// the line without its newline, from a buffer on the stack: nothing is allocated, so it runs
+/// even when the heap is what went wrong. Lines longer than 1 KiB are cut, ending in `...`.
+///
+/// The reporter runs after the line is on stderr and before the trap; after it returns, the
+/// module traps as it would without it. Keep it small and do not allocate in it.
+///
+/// * It runs on poisoned instances too: the call after a panic traps with a `module
+///   poisoned` line, which the reporter receives like any other.
+/// * A line caused while the reporter runs (it panicked, or it called back into the module
+///   and that call trapped) goes to stderr only: a failing reporter never recurses.
+/// * A trap inside the reporter (a host import that traps, say) just traps, as any trap in
+///   guest code; the instance must then be dropped like after any trap, and the reporter is not
+///   called again on it.
+/// * Lines written before it is set, in particular for an export called before
+///   `_initialize` (no code of the module has run yet), reach stderr only: set it in a
+///   [`#[wasmexport::init]`](macro@init) fn, the first thing that runs.
+/// * When the shadow stack itself is exhausted, the runtime writes a fixed line without
+///   formatting and the reporter does not run: it would need stack of its own.
+///
+/// A later call replaces the reporter.
+///
+/// ```
+/// use wasmexport::wasmimport;
+///
+/// // The host's channel for errors: it reads `len` bytes at `ptr` during the call.
+/// #[wasmimport(module = "host", name = "set_error")]
+/// fn set_error(ptr: *const u8, len: u32);
+///
+/// fn to_host(line: &str) {
+///     // SAFETY: `ptr` and `len` describe `line`, which outlives the call.
+///     unsafe { set_error(line.as_ptr(), line.len() as u32) }
+/// }
+///
+/// #[wasmexport::init]
+/// fn setup() {
+///     wasmexport::set_trap_reporter(to_host);
+/// }
+/// # // The host's side, so that the example links natively.
+/// # #[cfg(not(target_family = "wasm"))]
+/// # mod host {
+/// #     #[unsafe(no_mangle)]
+/// #     extern "C" fn set_error(_: *const u8, _: u32) {}
+/// # }
+/// # fn main() {}
+/// ```
+pub fn set_trap_reporter(reporter: fn(&str)) {
+    trap::set_reporter(reporter)
 }
 
 /// What the macros' generated code calls; not public API.

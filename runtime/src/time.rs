@@ -28,6 +28,8 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+pub use crate::wait::set_max_wait;
+
 /// Armed timers, by deadline; the `u64` tells apart timers with the same deadline.
 struct Timers {
     armed: BTreeMap<(Instant, u64), Waker>,

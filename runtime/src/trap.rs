@@ -4,6 +4,7 @@
 //! the allocator (the heap may be what went wrong), and it keeps `alloc::fmt::format` out of
 //! modules that never format anything else.
 
+use std::cell::Cell;
 use std::fmt::{self, Write as _};
 
 /// One line of at most `N` bytes (`N` > 4); what does not fit is cut, ending in `...`.
@@ -86,11 +87,36 @@ fn write_stderr(bytes: &[u8]) {
     }
 }
 
-/// Writes `wasmexport: {msg}` and a newline to fd 2 in one write.
+thread_local! {
+    /// The fn given to `set_trap_reporter`, if any.
+    static REPORTER: Cell<Option<fn(&str)>> = const { Cell::new(None) };
+    /// True while the reporter runs: a line it causes (it panicked, or it called back into the
+    /// module and that call trapped) goes to stderr only, so that a failing reporter cannot
+    /// recurse.
+    static REPORTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// See `wasmexport::set_trap_reporter`.
+pub(crate) fn set_reporter(reporter: fn(&str)) {
+    REPORTER.set(Some(reporter));
+}
+
+/// Writes `wasmexport: {msg}` and a newline to fd 2 in one write, then hands the line (without
+/// the newline) to the reporter, if one is set and it is not the reporter's own failure.
 pub(crate) fn report(msg: fmt::Arguments<'_>) {
     let mut line = Line::<1024>::new();
     let _ = write!(line, "wasmexport: {msg}");
-    write_stderr(line.finish());
+    let bytes = line.finish();
+    write_stderr(bytes);
+    let Some(reporter) = REPORTER.get() else { return };
+    if REPORTING.replace(true) {
+        return;
+    }
+    let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    // SAFETY: `Line` only ever holds whole `str`s, cut on char boundaries, and ASCII ends, so
+    // its bytes are UTF-8. (Checking would cost every module about 1 KB of UTF-8 validation.)
+    reporter(unsafe { std::str::from_utf8_unchecked(text) });
+    REPORTING.set(false);
 }
 
 /// Writes `wasmexport: {msg}` to fd 2 in one write, then traps.
@@ -125,6 +151,27 @@ mod tests {
     fn a_line_that_fits_ends_in_a_newline() {
         assert_eq!(line::<16>("hello"), "hello\n");
         assert_eq!(line::<9>("hello"), "hello\n");
+    }
+
+    use std::cell::RefCell;
+
+    thread_local!(static SEEN: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) });
+
+    fn record_and_report_again(line: &str) {
+        SEEN.with_borrow_mut(|seen| seen.push(line.to_string()));
+        report(format_args!("from inside the reporter"));
+    }
+
+    #[test]
+    fn the_reporter_gets_each_line_once_and_is_not_reentered() {
+        set_reporter(record_and_report_again);
+        report(format_args!("first {}", 1));
+        report(format_args!("second"));
+        assert_eq!(
+            SEEN.take(),
+            ["wasmexport: first 1", "wasmexport: second"],
+            "the lines of the reporter's own reports did not reach it"
+        );
     }
 
     #[test]

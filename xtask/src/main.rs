@@ -13,6 +13,7 @@ commands:
   test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests, docs
   bench   wasmexport vs the raw extern \"C\" floor and Go's go:wasmexport: a Markdown table
           (--readme: also put it into README.md between the bench markers)
+  extism  build examples/extism and run its tests in Extism's JS and Python SDKs (part of test)
   fuzz    the macro fuzz targets, long: WASMEXPORT_FUZZ_CASES cases each (default 200,000)
   wasm    build the guest workspaces for wasm32-wasip1 (what the tests build themselves)";
 
@@ -23,6 +24,14 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench(std::env::args().nth(2).as_deref() == Some("--readme")),
         Some("fuzz") => fuzz(),
+        Some("extism") => ensure_wasm_target()
+            .and_then(|()| {
+                run(
+                    "build examples/extism/guest for wasm32-wasip1",
+                    &mut wasm_cargo("build", "examples/extism/guest/Cargo.toml"),
+                )
+            })
+            .and_then(|()| extism_test()),
         Some("wasm") => ensure_wasm_target().and_then(|()| build_guests()),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
@@ -82,8 +91,12 @@ fn ensure_wasm_target() -> Result {
 }
 
 /// The wasm guest workspaces, each built into `target/wasm`.
-const GUEST_MANIFESTS: &[&str] =
-    &["tests/guests/Cargo.toml", "tests/commands/Cargo.toml", "examples/plugin/guest/Cargo.toml"];
+const GUEST_MANIFESTS: &[&str] = &[
+    "tests/guests/Cargo.toml",
+    "tests/commands/Cargo.toml",
+    "examples/plugin/guest/Cargo.toml",
+    "examples/extism/guest/Cargo.toml",
+];
 
 fn wasm_cargo(subcommand: &str, manifest: &str) -> Command {
     let mut cmd = cargo();
@@ -169,7 +182,90 @@ fn test() -> Result {
             .args(["--no-warnings", "--test", "tests/node/"])
             .env("WASMEXPORT_WASM_DIR", root().join("target/wasm")),
     )?;
-    Ok(())
+    extism_test()
+}
+
+/// The Extism example (built by `build_guests`) in Extism's JS SDK, then in its Python SDK:
+/// installs `@extism/extism` from the lockfile in `examples/extism/host` (`npm ci`, into its
+/// `node_modules`) and runs `extism.test.mjs` with `node --test`.
+fn extism_test() -> Result {
+    let host = root().join("examples/extism/host");
+    let lock = std::fs::read_to_string(host.join("package-lock.json"))
+        .map_err(|e| format!("reading examples/extism/host/package-lock.json: {e}"))?;
+    // Each package is a `"node_modules/NAME": {` entry whose `"version": "X"` line follows.
+    let mut packages = Vec::new();
+    let mut name = None;
+    for line in lock.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("\"node_modules/") {
+            name = rest.split('"').next();
+        } else if let (Some(n), Some(rest)) = (name, line.strip_prefix("\"version\": \"")) {
+            packages.push(format!("{n}@{}", rest.trim_end_matches([',', '"'])));
+            name = None;
+        }
+    }
+    eprintln!(
+        "xtask: installing the Extism host's npm packages from examples/extism/host/package-lock.json \
+         into examples/extism/host/node_modules: {}",
+        packages.join(", ")
+    );
+    run(
+        "npm ci (examples/extism/host)",
+        Command::new("npm").current_dir(&host).args(["ci", "--no-audit", "--no-fund"]),
+    )
+    .map_err(|e| format!("{e} (the Extism test needs npm, which comes with Node)"))?;
+    let plugin = root().join("target/wasm/wasm32-wasip1/release/extism_filter.wasm");
+    run(
+        "node --test examples/extism/host (the Extism example in @extism/extism)",
+        Command::new(find_node()?)
+            .current_dir(&host)
+            .args(["--no-warnings", "--test", "extism.test.mjs"])
+            .env("EXTISM_FILTER_WASM", &plugin),
+    )?;
+    extism_python_test(&host, &plugin)
+}
+
+/// The Extism example in Extism's Python SDK (its native runtime, on wasmtime): installs
+/// `examples/extism/host/requirements.txt` into the venv `target/extism-py`, then runs
+/// `test_extism.py`. Skipped, saying so, where python3 cannot make a venv.
+fn extism_python_test(host: &Path, plugin: &Path) -> Result {
+    let venv = root().join("target/extism-py");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!(
+                "xtask: SKIPPED the Extism Python SDK test: `python3 -m venv` is not available \
+                 (apt-get install python3-venv)"
+            );
+            return Ok(());
+        }
+    }
+    let requirements = std::fs::read_to_string(host.join("requirements.txt"))
+        .map_err(|e| format!("reading examples/extism/host/requirements.txt: {e}"))?;
+    let packages: Vec<&str> = requirements
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    eprintln!(
+        "xtask: installing Extism's Python SDK from examples/extism/host/requirements.txt into \
+         target/extism-py: {}",
+        packages.join(", ")
+    );
+    run(
+        "pip install -r examples/extism/host/requirements.txt",
+        Command::new(&python)
+            .current_dir(host)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args(["-r", "requirements.txt"]),
+    )?;
+    run(
+        "python -m unittest test_extism (the Extism example in Extism's Python SDK)",
+        Command::new(&python)
+            .current_dir(host)
+            .args(["-m", "unittest", "-v", "test_extism"])
+            .env("EXTISM_FILTER_WASM", plugin),
+    )
 }
 
 /// The fuzz targets of the macros (macros/src/fuzz.rs), optimized, with 200,000 cases each
