@@ -109,6 +109,7 @@
 
 mod abi;
 mod call;
+mod cmain;
 mod executor;
 mod init;
 mod task;
@@ -264,6 +265,7 @@ pub fn yield_now() -> YieldNow {
 pub mod __private {
     pub use crate::abi::WasmType;
     pub use crate::call::{HostCall, call_async, call_sync};
+    pub use crate::cmain::CMainResult;
     pub use crate::init::{InitHook, initialize, run_main};
 
     /// `#[wasmexport::main]` expands to a call of this macro, which refuses to build a wasm
