@@ -61,8 +61,8 @@ pub fn why(name: &str, in_bin: bool) -> Option<String> {
             "`{name}` is a symbol of the toolchain's own libraries (wasi-libc or Rust's standard \
              library), and on wasm an export's name is also its symbol name: the link would fail \
              with a duplicate symbol, or the export would silently replace the `{name}` that \
-             libc and std call; export it under another name, such as \"{name}_\" or \
-             \"plugin_{name}\""
+             libc and std call; export it under another name, such as \"plugin_{}\"",
+            name.trim_start_matches('_')
         ),
         _ => return None,
     };

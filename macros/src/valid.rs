@@ -153,7 +153,6 @@ pub fn import(args: syn::Result<ImportArgs>, item: &Item, ctx: Context) -> syn::
         );
         return Err(errors.0.unwrap_or_else(|| unreachable_error(decl.span())));
     }
-    check_free(&mut errors, sig, ctx, "host imports");
     let (mut module, mut name) = (None, None);
     if let Some(args) = args {
         match args.module {
