@@ -291,7 +291,7 @@ fn check_free(errors: &mut Errors, sig: &Signature, ctx: Context, role: &str) {
     }
 }
 
-/// A2 and A4 for export names: not empty, no NUL, and none that cannot work (`reserved.rs`).
+/// Export names: not empty, no NUL, and none that cannot work (`reserved.rs`).
 fn check_name(errors: &mut Errors, name: &Name, what: &str, in_bin: bool) {
     check_nonempty(errors, name, what);
     if let Some(why) = reserved::why(&name.value, in_bin) {
@@ -304,7 +304,7 @@ fn check_name(errors: &mut Errors, name: &Name, what: &str, in_bin: bool) {
     }
 }
 
-/// A7: `#[no_mangle]` or `#[export_name]` beside `#[wasmexport]` would define a second export,
+/// `#[no_mangle]` or `#[export_name]` beside `#[wasmexport]` would define a second export,
 /// outside the runtime's checks (it could run before `_initialize`).
 fn check_other_export_attrs(errors: &mut Errors, attrs: &[syn::Attribute]) {
     for attr in attrs {

@@ -17,4 +17,18 @@ impl S {
     exported_method!(double);
 }
 
+// The name is written at module level, the `impl` is in the macro.
+macro_rules! impl_with_export {
+    ($name:ident) => {
+        impl S {
+            #[wasmexport]
+            fn $name() -> i32 {
+                0
+            }
+        }
+    };
+}
+
+impl_with_export!(zero);
+
 fn main() {}

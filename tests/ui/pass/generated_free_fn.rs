@@ -14,7 +14,7 @@ macro_rules! exported {
 exported!(inc);
 
 mod m {
-    exported!(inc);
+    exported!(inc_in_mod);
 }
 
 // A const generic argument in braces in an impl header before a free fn.
@@ -32,6 +32,6 @@ fn after_the_impl() -> u32 {
 
 fn main() {
     assert_eq!(inc(1), 2);
-    assert_eq!(m::inc(2), 3);
+    assert_eq!(m::inc_in_mod(2), 3);
     assert_eq!(after_the_impl(), 2);
 }
