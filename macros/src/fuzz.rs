@@ -35,6 +35,7 @@ fn pick(options: &'static [&'static str]) -> impl Strategy<Value = String> {
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
         pick(&["add", "r#type", "r#fn", "_start", "_initialize", "main", "self", "Self", "_"]),
+        pick(&["memory", "malloc", "write", "__heap_base", "r#main"]),
         "[a-z_][a-z0-9_]{0,12}",
         (1usize..10_000).prop_map(|n| "x".repeat(n)),
     ]
