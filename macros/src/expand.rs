@@ -2,7 +2,7 @@
 //! `::wasmexport::__private`. Every entry here takes and returns `proc_macro2` tokens, so the
 //! whole macro can be driven outside the compiler (fuzzing, unit tests).
 
-use crate::ast::{self, Context, ExportArgs, ImportArgs};
+use crate::ast::{self, Context, Enclosing, ExportArgs, ImportArgs};
 use crate::valid::{self, Export, Import};
 use proc_macro2::TokenStream;
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -74,7 +74,7 @@ pub fn main(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
 pub fn wasmimport(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
     let args = syn::parse2::<ImportArgs>(attr);
     let item = ast::parse_item(item);
-    match valid::import(args, &item) {
+    match valid::import(args, &item, ctx) {
         Ok(import) => import_wrapper(&import),
         Err(e) => with_errors(valid::passthrough(&item, ctx), e),
     }
@@ -120,13 +120,24 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
     if sig.asyncness.is_some() {
         call = quote!(#call.await);
     }
-    let (abi_ret, body) = match ret {
+    let (mut abi_ret, mut body) = match ret {
         Some(ty) => {
             let abi = abi(ty);
             (quote!(-> #abi), into_abi(ty, call))
         }
         None => (TokenStream::new(), call),
     };
+    if let Some(ty) = ret
+        && name == "main"
+        && params.is_empty()
+    {
+        // LLVM gives a function whose symbol is `main`, with no parameters and an `i32` result,
+        // C's `main(argc, argv)` signature through a wrapper. A pointer result is an `i32` in
+        // wasm too but not in LLVM's eyes, so `() -> i32` stays `() -> i32`.
+        let abi = abi(ty);
+        abi_ret = quote!(-> <#abi as ::wasmexport::__private::CMainResult>::Ret);
+        body = quote!(::wasmexport::__private::CMainResult::wrap(#body));
+    }
     let run = if sig.asyncness.is_some() {
         quote!(::wasmexport::__private::call_async(#name, async move { #body }))
     } else {
@@ -140,12 +151,29 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
     } else {
         TokenStream::new()
     };
+    // Where the source did not show the fn (another macro generated it), the shim goes into a
+    // const named after the rule: inside an `impl` or `trait`, rustc's error then names it.
+    let (guard, guard_use) = if ctx.enclosing == Enclosing::Unknown {
+        let guard = format_ident!(
+            "__wasmexport_only_free_functions_can_be_exported_{}",
+            ident,
+            span = ident.span()
+        );
+        let guard_use = quote!(const _: () = #guard;);
+        (quote!(#[allow(non_upper_case_globals, dead_code)] const #guard), guard_use)
+    } else {
+        (quote!(const _), TokenStream::new())
+    };
     quote! {
         #func
         #needs_main
-        const _: () = {
+        #guard: () = {
+            #guard_use
             #[doc(hidden)]
-            #[unsafe(export_name = #name)]
+            // On other targets the fn is a plain Rust fn: a C symbol named after the export
+            // (`write`, say) would replace the platform's own.
+            #[cfg_attr(target_family = "wasm", unsafe(export_name = #name))]
+            #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
             extern "C" fn __wasmexport_shim(#(#args: #abi_params),*) #abi_ret {
                 #run
             }
@@ -169,7 +197,7 @@ fn import_wrapper(import: &Import) -> TokenStream {
         })
         .collect();
     let tys: Vec<_> = params.iter().map(|(_, t)| t).collect();
-    let abi_params = tys.iter().map(|ty| abi(ty));
+    let abi_params: Vec<_> = tys.iter().map(|ty| abi(ty)).collect();
     let converted = names.iter().zip(&tys).map(|(name, ty)| into_abi(ty, name.clone()));
     // Arguments are converted before the host call is marked in flight and the result after
     // it ends, so that the window in which guest code runs with the mark set is the call alone.
@@ -192,13 +220,25 @@ fn import_wrapper(import: &Import) -> TokenStream {
         None => (TokenStream::new(), TokenStream::new(), quote!(__wasmexport_ret)),
     };
     let vis = &decl.vis;
+    let stub_message = format!(
+        "wasmexport: host import {module:?} {name:?} (#[wasmimport] fn {}) called in a build for \
+         a target other than wasm: only a wasm host provides it",
+        syn::ext::IdentExt::unraw(ident)
+    );
     quote! {
         #(#attrs)*
         #vis unsafe fn #ident(#(#pats: #tys),*) #ret_ty {
+            #[cfg(target_family = "wasm")]
             #[link(wasm_import_module = #module)]
             unsafe extern "C" {
                 #[link_name = #name]
                 fn __wasmexport_import(#(#names: #abi_params),*) #abi_ret;
+            }
+            // No wasm host to provide the import: a stub that says so, so that the crate links
+            // and its other code can be unit-tested on the build machine.
+            #[cfg(not(target_family = "wasm"))]
+            unsafe fn __wasmexport_import(#(_: #abi_params),*) #abi_ret {
+                ::core::panic!("{}", #stub_message)
             }
             #call
             #body

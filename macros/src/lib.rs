@@ -9,6 +9,7 @@ mod context;
 mod expand;
 #[cfg(test)]
 mod fuzz;
+mod reserved;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -45,7 +46,7 @@ fn context_of(item: &TokenStream) -> ast::Context {
     let enclosing = match ast::parse_item(item.clone().into()) {
         ast::Item::Fn(f) => context::enclosing(&f.sig.ident),
         ast::Item::Decl(d) => context::enclosing(&d.sig.ident),
-        ast::Item::Other(_) => ast::Enclosing::FreeOrUnknown,
+        ast::Item::Other(_) => ast::Enclosing::Unknown,
     };
     // Cargo sets CARGO_BIN_NAME in rustc's environment for bin targets only.
     let in_bin = std::env::var_os("CARGO_BIN_NAME").is_some();

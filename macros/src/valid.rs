@@ -2,6 +2,7 @@
 //! All problems in one item are gathered, so one build reports them all.
 
 use crate::ast::{Context, Enclosing, ExportArgs, ImportArgs, Item, Name};
+use crate::reserved;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 
@@ -69,8 +70,11 @@ pub fn passthrough(item: &Item, ctx: Context) -> TokenStream {
             f.sig.variadic = None;
             f.to_token_stream()
         }
-        // A bodiless fn is only valid inside a trait; elsewhere emitting it would add an error.
-        Item::Decl(d) if ctx.enclosing == Enclosing::Trait => d.to_token_stream(),
+        // A bodiless fn is only valid inside a trait or an `extern` block; elsewhere emitting it
+        // would add an error.
+        Item::Decl(d) if matches!(ctx.enclosing, Enclosing::Trait | Enclosing::Extern) => {
+            d.to_token_stream()
+        }
         Item::Decl(_) => TokenStream::new(),
         Item::Other(tokens) => tokens.clone(),
     }
@@ -82,7 +86,7 @@ pub fn export(args: syn::Result<ExportArgs>, item: &Item, ctx: Context) -> syn::
     let args = args.map_err(|e| errors.add(e)).ok();
     let func = match item {
         Item::Fn(f) => f,
-        Item::Decl(d) if ctx.enclosing != Enclosing::FreeOrUnknown => {
+        Item::Decl(d) if matches!(ctx.enclosing, Enclosing::Impl | Enclosing::Trait) => {
             check_free(&mut errors, &d.sig, ctx, "exported");
             return Err(errors.0.unwrap_or_else(|| unreachable_error(d.span())));
         }
@@ -106,7 +110,8 @@ pub fn export(args: syn::Result<ExportArgs>, item: &Item, ctx: Context) -> syn::
             Name { value: ident.to_string(), span: sig.ident.span(), explicit: false }
         }
     };
-    check_name(&mut errors, &name, "export");
+    check_name(&mut errors, &name, "export", ctx.in_bin);
+    check_other_export_attrs(&mut errors, &func.attrs);
     check_free(&mut errors, sig, ctx, "exported");
     check_signature(&mut errors, sig, "#[wasmexport]");
     let params = sig
@@ -122,7 +127,7 @@ pub fn export(args: syn::Result<ExportArgs>, item: &Item, ctx: Context) -> syn::
 }
 
 /// Validates `#[wasmimport(args)] fn f(..) -> R;`.
-pub fn import(args: syn::Result<ImportArgs>, item: &Item) -> syn::Result<Import> {
+pub fn import(args: syn::Result<ImportArgs>, item: &Item, ctx: Context) -> syn::Result<Import> {
     let mut errors = Errors::default();
     let args = args.map_err(|e| errors.add(e)).ok();
     let decl = match item {
@@ -140,6 +145,14 @@ pub fn import(args: syn::Result<ImportArgs>, item: &Item) -> syn::Result<Import>
         }
     };
     let sig = &decl.sig;
+    if ctx.enclosing == Enclosing::Extern {
+        errors.push(
+            fn_name(sig),
+            "#[wasmimport] writes the `extern` block itself: put it on a `fn name(..) -> R;` at \
+             module level, outside any `extern` block",
+        );
+        return Err(errors.0.unwrap_or_else(|| unreachable_error(decl.span())));
+    }
     let (mut module, mut name) = (None, None);
     if let Some(args) = args {
         match args.module {
@@ -260,7 +273,7 @@ fn check_free(errors: &mut Errors, sig: &Signature, ctx: Context, role: &str) {
     let inside = match ctx.enclosing {
         Enclosing::Impl => Some("an `impl` block"),
         Enclosing::Trait => Some("a `trait`"),
-        Enclosing::FreeOrUnknown => None,
+        Enclosing::Free | Enclosing::Unknown | Enclosing::Extern => None,
     };
     if let Some(inside) = inside {
         errors.push(
@@ -278,19 +291,40 @@ fn check_free(errors: &mut Errors, sig: &Signature, ctx: Context, role: &str) {
     }
 }
 
-/// Export names: not empty, no NUL, not reserved for the runtime.
-fn check_name(errors: &mut Errors, name: &Name, what: &str) {
+/// Export names: not empty, no NUL, and none that cannot work (`reserved.rs`).
+fn check_name(errors: &mut Errors, name: &Name, what: &str, in_bin: bool) {
     check_nonempty(errors, name, what);
-    if matches!(name.value.as_str(), "_start" | "_initialize") {
+    if let Some(why) = reserved::why(&name.value, in_bin) {
         let from = if name.explicit {
             ""
         } else {
             " (taken from the fn name; give another with #[wasmexport(\"name\")])"
         };
-        errors.push_at(
-            name.span,
-            format!("`{}` is reserved: the runtime defines it for the WASI host{from}", name.value),
-        );
+        errors.push_at(name.span, format!("{why}{from}"));
+    }
+}
+
+/// `#[no_mangle]` or `#[export_name]` beside `#[wasmexport]` would define a second export,
+/// outside the runtime's checks (it could run before `_initialize`).
+fn check_other_export_attrs(errors: &mut Errors, attrs: &[syn::Attribute]) {
+    for attr in attrs {
+        let mut path = attr.path();
+        // `#[unsafe(no_mangle)]`: the attribute inside `unsafe(..)`.
+        let inner;
+        if path.is_ident("unsafe")
+            && let Ok(meta) = attr.parse_args::<syn::Meta>()
+        {
+            inner = meta;
+            path = inner.path();
+        }
+        if path.is_ident("no_mangle") || path.is_ident("export_name") {
+            errors.push(
+                attr,
+                "#[wasmexport] already exports this fn: remove this attribute (it would add a \
+                 second export that bypasses the runtime, callable before `_initialize`); \
+                 name the export with #[wasmexport(\"name\")]",
+            );
+        }
     }
 }
 

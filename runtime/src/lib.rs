@@ -109,6 +109,7 @@
 
 mod abi;
 mod call;
+mod cmain;
 mod executor;
 mod init;
 mod task;
@@ -138,6 +139,14 @@ pub use task::{JoinHandle, YieldNow};
 /// }
 /// # fn main() { assert_eq!(kind(41, true), 42); }
 /// ```
+///
+/// On wasm an export's name is also its symbol name, so names that cannot work are refused:
+/// `memory`, the linker's symbols and every symbol of the toolchain's libc and standard library
+/// (`malloc`, `getenv`, `write`, ...), and `main` in a `bin`. `main` in a reactor keeps its
+/// declared signature. Another `#[no_mangle]` or `#[export_name]` on the fn is refused too.
+///
+/// On a target other than wasm the fn is a plain Rust fn and defines no C symbol, so the crate's
+/// logic can be unit-tested with `cargo test`.
 #[doc(inline)]
 pub use wasmexport_macros::wasmexport;
 
@@ -208,6 +217,9 @@ pub use wasmexport_macros::main;
 /// pub fn log(level: u32, ptr: *const u8, len: u32);
 /// # fn main() {}
 /// ```
+///
+/// On a target other than wasm there is no host to import from: the fn panics, naming the
+/// import's module and name, when called (the rest of the crate builds and can be tested).
 #[doc(inline)]
 pub use wasmexport_macros::wasmimport;
 
@@ -320,6 +332,7 @@ pub fn set_trap_reporter(reporter: fn(&str)) {
 pub mod __private {
     pub use crate::abi::WasmType;
     pub use crate::call::{HostCall, call_async, call_sync};
+    pub use crate::cmain::CMainResult;
     pub use crate::init::{InitHook, initialize, run_main};
 
     /// `#[wasmexport::main]` expands to a call of this macro, which refuses to build a wasm

@@ -163,6 +163,11 @@ fn test() -> Result {
         "cargo test (unit, ui, doc and wasmtime engine tests)",
         cargo().args(["test", "--workspace", "--", "--skip", "fuzz::"]),
     )?;
+    // Host builds: the plugin's logic unit-tested on the build machine, its imports stubbed.
+    run(
+        "cargo test (examples/plugin/guest on the host)",
+        cargo().args(["test", "--manifest-path", "examples/plugin/guest/Cargo.toml"]),
+    )?;
     run(
         "macro fuzz targets, bounded (WASMEXPORT_FUZZ_CASES, default 10,000 each)",
         cargo().args(["test", "-p", "wasmexport-macros", "fuzz::", "--", "--nocapture"]),

@@ -247,3 +247,34 @@ unsafe fn cache_put(ptr: *const u8, len: u32, tier: u32) {
     let key = String::from_utf8_lossy(key).into_owned();
     CACHE.with(|c| c.borrow_mut().insert(key, tier));
 }
+
+/// Host-side unit tests (`cargo test` on the build machine): the exports are plain Rust fns
+/// there, and a `#[wasmimport]` fn panics naming the import it stands for.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_parse_on_the_host() {
+        let rules = Rules::parse("deny-method DELETE\nrewrite /old /new # moved\nlimit 3 250\n");
+        assert_eq!(rules.deny_methods, ["DELETE"]);
+        assert_eq!(rules.rewrites, [("/old".to_string(), "/new".to_string())]);
+        assert_eq!((rules.burst, rules.refill), (3, Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn exports_are_plain_fns_on_the_host() {
+        let ptr = alloc(16);
+        assert!(!ptr.is_null());
+        // SAFETY: the buffer `alloc(16)` returned, freed once.
+        unsafe { dealloc(ptr, 16) };
+        assert_eq!(refills(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "host import \"host\" \"config\"")]
+    fn imports_panic_on_the_host_naming_the_import() {
+        // `_initialize` would run this; it asks the host for the config first.
+        configure();
+    }
+}
