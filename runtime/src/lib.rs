@@ -114,6 +114,7 @@ mod init;
 mod task;
 pub mod time;
 mod trap;
+mod wait;
 
 pub use task::{JoinHandle, YieldNow};
 
