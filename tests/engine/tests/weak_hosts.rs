@@ -48,5 +48,27 @@ fn poll_oneoff_that_returns_no_event_traps() {
         memory.write(&mut caller, nevents as usize, &0u32.to_le_bytes()).unwrap();
         0
     });
-    assert_sleep_traps(g, "returned 0 events, none of them the clock's");
+    assert_sleep_traps(g, "returned without the clock's event (0 events)");
+}
+
+#[test]
+fn poll_oneoff_that_writes_the_event_but_not_the_count_still_sleeps() {
+    // As `@bjorn3/browser_wasi_shim` does: it waits, writes the clock's event, and leaves the
+    // event count alone.
+    let mut g = exec_with_poll_oneoff(|mut caller, subscriptions, events, _, _| {
+        let memory = caller.get_export("memory").and_then(|e| e.into_memory()).unwrap();
+        let mut subscription = [0u8; 48];
+        memory.read(&caller, subscriptions as usize, &mut subscription).unwrap();
+        let timeout = u64::from_le_bytes(subscription[24..32].try_into().unwrap());
+        std::thread::sleep(std::time::Duration::from_nanos(timeout));
+        let mut event = [0u8; 32];
+        event[..8].copy_from_slice(&subscription[..8]); // userdata; error 0, type 0 (clock)
+        memory.write(&mut caller, events as usize, &event).unwrap();
+        0
+    });
+    let start = std::time::Instant::now();
+    g.call::<u32, ()>("sleep_ms", 20).unwrap();
+    assert!(start.elapsed() >= std::time::Duration::from_millis(20), "{:?}", start.elapsed());
+    assert_eq!(g.call::<u32, u32>("two_sleepers", 50).unwrap(), 3);
+    assert_eq!(g.stderr(), "");
 }
