@@ -32,6 +32,13 @@ fn assert_sleep_traps(mut g: Guest, answer: &str) {
              clock subscriptions\n"
         )
     );
+    // The trap left the call half-way, as any trap does.
+    assert!(g.call::<(i32, i32), i32>("add", (1, 2)).is_err());
+    let last = g.stderr().lines().last().unwrap().to_string();
+    assert!(
+        last.starts_with("wasmexport: module poisoned: an earlier call did not return"),
+        "{last}"
+    );
 }
 
 #[test]
