@@ -1,12 +1,12 @@
 //! Blocking the thread until a deadline, for the idle executor.
 //!
 //! On wasm32-wasip1 this is one `poll_oneoff` call with a single subscription to the monotonic
-//! clock, the call `std::thread::sleep` makes too. std ignores what the host answers; this
-//! module checks it, because WASI hosts differ here: some have no clock subscriptions in
-//! `poll_oneoff` (it fails, or returns no event) and some have no `poll_oneoff` at all. There,
-//! `std::thread::sleep` returns at once and an executor waiting for a timer would spin until
-//! the deadline, or forever if the host's clock does not move; this module traps instead, with
-//! a `wasmexport:` line that names the host's answer.
+//! clock, the call `std::thread::sleep` makes too, but with its answer checked: WASI hosts
+//! differ here, and some have no clock subscriptions in `poll_oneoff`. Where it fails, std's
+//! sleep panics with an assertion about errno values; where it returns at once without the
+//! clock's event, std's sleep returns early and the executor would spin until the deadline (or
+//! forever, if the host's clock does not move). This module traps instead, with a `wasmexport:`
+//! line that names the host's answer.
 
 use std::time::Instant;
 
