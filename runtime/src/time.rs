@@ -69,10 +69,7 @@ pub(crate) fn next_deadline() -> Option<Instant> {
 
 /// Blocks the thread (in `poll_oneoff` on wasip1) until `deadline`.
 pub(crate) fn block_until(deadline: Instant) {
-    let now = Instant::now();
-    if deadline > now {
-        std::thread::sleep(deadline - now);
-    }
+    crate::wait::block_until(deadline);
 }
 
 /// Waits until `duration` has passed.

