@@ -205,13 +205,16 @@ where
 /// (a plain `fn` export the task called through a host import is innermost otherwise; an async
 /// one runs a loop of its own).
 fn running_task(export: &'static str) -> Option<Origin> {
-    EXECUTOR.with(|e| {
-        let running = e.running.get();
-        // SAFETY: a non-null `running` points into the allocation of the task being polled,
-        // which lives until `run` resets it.
-        let origin = unsafe { running.as_ref() }.copied()?;
-        std::ptr::eq(e.looping.get(), export).then_some(origin)
-    })
+    EXECUTOR
+        .try_with(|e| {
+            let running = e.running.get();
+            // SAFETY: a non-null `running` points into the allocation of the task being
+            // polled, which lives until `run` resets it.
+            let origin = unsafe { running.as_ref() }.copied()?;
+            std::ptr::eq(e.looping.get(), export).then_some(origin)
+        })
+        .ok()
+        .flatten()
 }
 
 /// Where a panic happened, for the panic hook's line: `in a task spawned at FILE:LINE:COL by
@@ -220,26 +223,17 @@ pub(crate) fn panic_place(export: &'static str) -> impl fmt::Display {
     struct Place(&'static str, Option<Origin>);
     impl fmt::Display for Place {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            let by = |f: &mut fmt::Formatter<'_>, export: &str| match export {
-                "" => f.write_str("outside any export"),
-                name => write!(f, "export \"{name}\""),
-            };
-            match self.1 {
-                Some(Origin { at, export }) => {
-                    write!(
-                        f,
-                        "in a task spawned at {}:{}:{} by ",
-                        at.file(),
-                        at.line(),
-                        at.column()
-                    )?;
-                    by(f, export)
+            match (self.1, self.0) {
+                (Some(Origin { at, export }), _) => {
+                    let (line, column) = (at.line(), at.column());
+                    write!(f, "in a task spawned at {}:{line}:{column} ", at.file())?;
+                    match export {
+                        "" => f.write_str("outside any export"),
+                        name => write!(f, "by export \"{name}\""),
+                    }
                 }
-                None if self.0.is_empty() => f.write_str("outside any export"),
-                None => {
-                    f.write_str("in ")?;
-                    by(f, self.0)
-                }
+                (None, "") => f.write_str("outside any export"),
+                (None, name) => write!(f, "in export \"{name}\""),
             }
         }
     }
@@ -410,3 +404,6 @@ fn check_idle() {
 
 #[cfg(test)]
 mod model;
+
+#[cfg(test)]
+mod tests;
