@@ -319,12 +319,7 @@ impl Future for Probe {
                     this.waiting = Waiting::Slot;
                     return Poll::Pending;
                 }
-                Step::Wake(slot) => {
-                    let parked = WORLD.with(|w| w.slots.borrow_mut()[slot as usize].take());
-                    if let Some(parked) = parked {
-                        parked.wake();
-                    }
-                }
+                Step::Wake(slot) => wake_slot(slot),
                 Step::FireStale(i) => fire_stale(i),
                 Step::Nested(script) => nested_call(script),
                 Step::WakeAndFinish => {
@@ -344,6 +339,13 @@ impl Future for Probe {
             });
         }
         Poll::Ready(())
+    }
+}
+
+fn wake_slot(slot: u8) {
+    let parked = WORLD.with(|w| w.slots.borrow_mut()[slot as usize].take());
+    if let Some(parked) = parked {
+        parked.wake();
     }
 }
 
@@ -374,12 +376,7 @@ fn run_program(ops: Vec<Op>) -> Result<u64, String> {
                     WORLD.with(|w| w.call_done.set(false));
                 }
                 Op::Advance(ms) => time::fake_clock::advance(Duration::from_millis(ms.into())),
-                Op::WakeFromOutside(slot) => {
-                    let parked = WORLD.with(|w| w.slots.borrow_mut()[slot as usize].take());
-                    if let Some(parked) = parked {
-                        parked.wake();
-                    }
-                }
+                Op::WakeFromOutside(slot) => wake_slot(slot),
                 Op::FireStale(i) => fire_stale(i),
                 Op::DropHandle(i) => {
                     let handle = WORLD.with(|w| {
