@@ -116,19 +116,16 @@ fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         call::poison_by_panic();
         let msg = info.payload_as_str().unwrap_or("Box<dyn Any>");
-        let export = current_export();
-        let (place, quote) =
-            if export.is_empty() { ("outside any export", "") } else { ("in export \"", "\"") };
+        let place = crate::executor::panic_place(current_export());
         match info.location() {
             Some(at) => report(format_args!(
-                "panic {place}{export}{quote}: {msg} at {}:{}:{}; the instance is poisoned and \
-                 later calls trap",
+                "panic {place}: {msg} at {}:{}:{}; the instance is poisoned and later calls trap",
                 at.file(),
                 at.line(),
                 at.column()
             )),
             None => report(format_args!(
-                "panic {place}{export}{quote}: {msg}; the instance is poisoned and later calls trap"
+                "panic {place}: {msg}; the instance is poisoned and later calls trap"
             )),
         }
     }));

@@ -32,8 +32,13 @@
 //! * **Suspension.** While a call's task waits, the executor runs other ready tasks. The moment
 //!   it completes, the export returns to the host, and every other task stays suspended until
 //!   the next export call enters the module: nothing runs behind the host's back.
+//! * **Wakes.** Each wake of a call's future leads to at most one poll, once the tasks that were
+//!   ready before the wake have run; nothing is left queued for a call that has returned, and a
+//!   waker kept from a finished call wakes nothing.
 //! * **Timers.** [`time::sleep`] and [`time::timeout`]. When nothing is ready but a timer is
-//!   armed, the executor blocks in `poll_oneoff` until the deadline.
+//!   armed, the executor blocks in `poll_oneoff` until the deadline. Due timers also fire before
+//!   a call that woke itself goes on, so a loop of [`yield_now`] cannot hide them.
+//! * **Panics in tasks** name where the task was spawned and the export that spawned it.
 //! * **Deadlock.** If the call's task waits, nothing is ready and no timer is armed, the module
 //!   traps with `wasmexport: all tasks are asleep - deadlock!` and the export's name.
 //! * **Re-entrancy.** An export called from inside a host import runs on a nested run of the
@@ -228,6 +233,11 @@ pub use wasmexport_macros::wasmimport;
 /// The task runs whenever the executor runs: while some export call waits, never between
 /// calls. Awaiting the [`JoinHandle`] gives the output; dropping it lets the task run on.
 ///
+/// Like tokio's `spawn_local`, and unlike tokio's `spawn`, neither the future nor its output
+/// need be `Send`: wasm32-wasip1 runs the module on one thread, and every task runs on it.
+/// A panic in the task names where it was spawned (this fn is `#[track_caller]`) and the
+/// export that spawned it.
+///
 /// ```
 /// use wasmexport::{spawn, wasmexport, yield_now};
 ///
@@ -244,12 +254,13 @@ pub use wasmexport_macros::wasmimport;
 ///     sum
 /// }
 /// ```
+#[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: std::future::Future + 'static,
     F::Output: 'static,
 {
-    executor::spawn(future)
+    executor::spawn(future, std::panic::Location::caller(), call::current_export())
 }
 
 /// How many tasks are alive: background tasks not yet finished plus the export calls running
@@ -264,10 +275,22 @@ where
 /// }
 /// ```
 pub fn task_count() -> usize {
-    executor::task_count()
+    // Every export on the stack is a task that lives exactly as long as its call, so exports
+    // are counted by their depth, not by the executor: a plain `fn` export costs no counting.
+    executor::spawned_alive() + call::depth()
 }
 
-/// Lets other ready tasks run once before this task goes on (Go's `runtime.Gosched`).
+/// Lets other ready tasks run once before this task goes on (Go's `runtime.Gosched`), and
+/// timers that are due fire first.
+///
+/// ```
+/// use wasmexport::{wasmexport, yield_now};
+///
+/// #[wasmexport]
+/// async fn polite() {
+///     yield_now().await; // tasks ready now run before this call goes on
+/// }
+/// ```
 pub fn yield_now() -> YieldNow {
     YieldNow::new()
 }

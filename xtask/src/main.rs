@@ -16,7 +16,8 @@ commands:
   bench   wasmexport vs the raw extern \"C\" floor and Go's go:wasmexport: a Markdown table
           (--readme: also put it into README.md between the bench markers)
   extism  build examples/extism and run its tests in Extism's JS and Python SDKs (part of test)
-  fuzz    the macro fuzz targets, long: WASMEXPORT_FUZZ_CASES cases each (default 200,000)
+  fuzz    the macro fuzz targets and the executor's model-based test, long:
+          WASMEXPORT_FUZZ_CASES cases each (default 200,000)
   wasm    build the guest workspaces for wasm32-wasip1 (what the tests build themselves)
   help    print this
 
@@ -367,14 +368,21 @@ fn msrv() -> Result {
     Ok(())
 }
 
-/// The fuzz targets of the macros (macros/src/fuzz.rs), optimized, with 200,000 cases each
-/// unless WASMEXPORT_FUZZ_CASES says otherwise; prints the inputs tried per target.
+/// The fuzz targets of the macros (macros/src/fuzz.rs) and the executor's model-based test
+/// (runtime/src/executor/model.rs), optimized, with 200,000 cases each unless
+/// WASMEXPORT_FUZZ_CASES says otherwise; prints the inputs tried per target.
 fn fuzz() -> Result {
     let cases = std::env::var("WASMEXPORT_FUZZ_CASES").unwrap_or_else(|_| "200000".into());
     run(
         &format!("macro fuzz targets, {cases} cases each"),
         cargo()
             .args(["test", "--release", "-p", "wasmexport-macros", "fuzz", "--", "--nocapture"])
+            .env("WASMEXPORT_FUZZ_CASES", &cases),
+    )?;
+    run(
+        &format!("the executor's model-based test, {cases} programs"),
+        cargo()
+            .args(["test", "--release", "-p", "wasmexport", "--lib", "model", "--", "--nocapture"])
             .env("WASMEXPORT_FUZZ_CASES", &cases),
     )
 }
