@@ -11,7 +11,7 @@
 //! an allocation and a free per call, about a fifth of a background-task round trip. It cannot
 //! be an `async-task` task because those must be `'static` and heap-allocated.
 
-use crate::{task::JoinHandle, time, trap::trap};
+use crate::{task::JoinHandle, time};
 use async_task::Runnable;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -254,10 +254,7 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
                         // it is due.
                         Some(deadline) => time::block_until(deadline),
                         // E6.
-                        None => trap(format_args!(
-                            "all tasks are asleep - deadlock! export \"{export}\" is waiting for \
-                             something that no task or timer can deliver"
-                        )),
+                        None => crate::call::deadlock(export),
                     }
                 }
                 deferred
