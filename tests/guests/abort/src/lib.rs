@@ -166,3 +166,12 @@ fn double_via_import(x: i32) -> i32 {
     // SAFETY: `double` takes and returns an i32.
     unsafe { double_marked(x) }
 }
+
+/// A plain export whose body needs a frame on the shadow stack (a buffer whose address
+/// escapes): its entry check must still come before the frame is touched.
+#[wasmexport]
+fn framed(n: u32) -> u32 {
+    let mut buf = [0u32; 16];
+    buf[n as usize % buf.len()] = n;
+    black_box(&mut buf).iter().sum()
+}
