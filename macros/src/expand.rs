@@ -136,7 +136,8 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
             fn __wasmexport_run(#(#args: #abi_params),*) #abi_ret {
                 ::wasmexport::__private::block_on(#name, async move { #body })
             }
-            ::wasmexport::__private::call_async(#name, move || __wasmexport_run(#(#args),*))
+            let __wasmexport_call = ::wasmexport::__private::AsyncCall::enter(#name);
+            __wasmexport_run(#(#args),*)
         }
     } else {
         quote!(::wasmexport::__private::call_sync(#name, move || #body))

@@ -237,20 +237,35 @@ pub fn call_sync<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Runs an `async fn` export: checks and marks the entry, then calls `run`, which builds the
-/// export's future and runs it with [`block_on`].
-///
-/// The future is built in `run`, a fn of its own (`#[inline(never)]`), not here: then the
-/// export's shim needs no stack frame, and the entry check runs before anything touches the
-/// linear-memory stack, which an earlier trap may have left unusable (see [`refuse`]).
-#[inline(always)]
-pub fn call_async<R>(name: &'static str, run: impl FnOnce() -> R) -> R {
+/// Runs an `async fn` export as a task on the executor until it completes (E1-E7).
+pub fn call_async<F>(name: &'static str, fut: F) -> F::Output
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
     let _entered = enter(name);
-    run()
+    executor::block_on(name, fut)
 }
 
-/// Runs an `async fn` export's future as a task on the executor until it completes (E1-E7);
-/// [`call_async`]'s `run` calls it.
+/// An `async fn` export's call on the stack, for the export's shim: [`AsyncCall::enter`]
+/// checks and marks the entry, dropping it marks the exit. In between, the shim calls a fn of
+/// its own (`#[inline(never)]`) that builds the export's future and runs it with [`block_on`]:
+/// the future is not built in the shim, so the shim needs no stack frame, and the entry check
+/// runs before anything touches the linear-memory stack, which an earlier trap may have left
+/// unusable (see [`refuse`]).
+pub struct AsyncCall(#[allow(dead_code)] Entered);
+
+impl AsyncCall {
+    /// Checks and marks the entry of export `name`.
+    #[inline(always)]
+    pub fn enter(name: &'static str) -> AsyncCall {
+        AsyncCall(enter(name))
+    }
+}
+
+/// Runs an `async fn` export's future as a task on the executor until it completes; see
+/// [`AsyncCall`].
+#[inline(always)]
 pub fn block_on<F>(name: &'static str, fut: F) -> F::Output
 where
     F: Future + 'static,

@@ -49,7 +49,7 @@ where
     F::Output: 'static,
 {
     init_runtime();
-    let out = call::call_async("main", || call::block_on("main", main));
+    let out = crate::call::call_async("main", main);
     call::mark_exited();
     out
 }

@@ -263,7 +263,7 @@ pub fn yield_now() -> YieldNow {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::abi::WasmType;
-    pub use crate::call::{HostCall, block_on, call_async, call_sync};
+    pub use crate::call::{AsyncCall, HostCall, block_on, call_async, call_sync};
     pub use crate::init::{InitHook, initialize, run_main};
 
     /// `#[wasmexport::main]` expands to a call of this macro, which refuses to build a wasm
