@@ -114,13 +114,10 @@ fn poison(why: Poison) {
 #[inline(never)]
 pub(crate) fn deadlock(export: &'static str) -> ! {
     poison(Poison::Deadlock(export));
-    trap_static(
-        "all tasks are asleep - deadlock! export \"",
-        export,
-        "\" is waiting for something that no task or timer can deliver",
-        "",
-        "",
-    )
+    trap(format_args!(
+        "all tasks are asleep - deadlock! export \"{export}\" is waiting for something that no \
+         task or timer can deliver"
+    ))
 }
 
 /// Traps from inside a call for a misuse this crate caught, poisoning the instance first.

@@ -206,6 +206,24 @@ fn a_deadlock_poisons_the_instance_and_later_calls_say_so() {
     assert!(g.call::<(), u32>("tasks", ()).is_err());
 }
 
+#[test]
+fn a_misuse_the_runtime_traps_on_poisons_the_instance_and_later_calls_say_so() {
+    let mut g = guest();
+    let err = g.call::<(), u32>("join_twice", ()).unwrap_err();
+    assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached), "{err:?}");
+    assert_eq!(g.stderr(), "wasmexport: a JoinHandle was polled after it completed\n");
+    let err = g.call::<(i32, i32), i32>("add", (1, 2)).unwrap_err();
+    assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached), "{err:?}");
+    assert!(
+        g.stderr().ends_with(
+            "wasmexport: module poisoned by an earlier trap in export \"join_twice\": export \
+             \"add\" cannot run; create a new instance\n"
+        ),
+        "{}",
+        g.stderr()
+    );
+}
+
 /// Each level of `recurse_fat` holds 16 KiB of the shadow stack (the linear-memory stack that
 /// rustc places below the data): it runs out long before the engine's own stack, the access
 /// below it traps, and `__stack_pointer` stays where the trap left it.

@@ -175,3 +175,11 @@ fn framed(n: u32) -> u32 {
     buf[n as usize % buf.len()] = n;
     black_box(&mut buf).iter().sum()
 }
+
+/// Awaits a `JoinHandle` again after it completed: a misuse the runtime traps on.
+#[wasmexport]
+async fn join_twice() -> u32 {
+    let mut handle = spawn(async { 1u32 });
+    let first = (&mut handle).await;
+    first + (&mut handle).await
+}
