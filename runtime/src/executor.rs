@@ -219,6 +219,11 @@ impl Drop for Level {
 }
 
 /// Runs an async export's future until it completes (E1, E3-E7).
+///
+/// Inlined into the export's own fn that builds the future, so that the future is built where
+/// it stays pinned: not inlined, it is built there and then moved into this fn's frame, two
+/// copies of it on the shadow stack for each async call on the stack.
+#[inline(always)]
 pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
     let level = Level::enter();
     let waker = call_waker(level.0);

@@ -235,7 +235,9 @@ fn shadow_stack_exhaustion_poisons_the_instance() {
     assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::MemoryOutOfBounds), "{err:?}");
     let depth = g.store.data().max_depth;
     eprintln!("16 KiB more per level: the shadow stack ran out at depth {depth}");
-    assert!((16..=80).contains(&depth), "the shadow stack ran out at depth {depth}");
+    // One copy of each call's future on the shadow stack, not two (it is built where it is
+    // polled): 1 MiB / 16 KiB = 64 levels at most.
+    assert!((48..=64).contains(&depth), "the shadow stack ran out at depth {depth}");
     assert_poisoned(&mut g);
 }
 
