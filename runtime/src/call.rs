@@ -249,7 +249,7 @@ where
 /// its own (`#[inline(never)]`) that builds the export's future and runs it with [`block_on`]:
 /// the future is not built in the shim, so the shim needs no stack frame, and the entry check
 /// runs before anything touches the linear-memory stack, which an earlier trap may have left
-/// unusable (see [`refuse`]).
+/// unusable (see `refuse`).
 pub struct AsyncCall(#[allow(dead_code)] Entered);
 
 impl AsyncCall {
