@@ -262,7 +262,8 @@ fn deep_async_reentry_exhausts_the_shadow_stack_and_poisons_the_instance() {
             "async re-entry ran out of shadow stack at depth {depth}: {} bytes per level",
             (1 << 20) / depth
         );
-        assert!(depth >= 1000, "{depth}");
+        // Under 128 bytes a level (the future, the waker, the executor's bookkeeping).
+        assert!(depth > 8192, "{depth}");
         assert_poisoned(&mut g);
     });
 }
