@@ -268,16 +268,16 @@ fn deep_async_reentry_exhausts_the_shadow_stack_and_poisons_the_instance() {
     });
 }
 
-/// In a debug build every fn is a real call and wasmtime checks fuel on entry to each: fuel
-/// that runs out anywhere in a `#[wasmimport]` call must leave the instance either untouched
-/// (the next call runs and counts only itself) or poisoned, never looking like a host call
-/// still in flight (the next call would run and count the trapped call as a task).
-#[test]
-fn in_a_debug_build_fuel_running_out_anywhere_around_a_wasmimport_call_poisons() {
+/// Sweeps fuel over one call of `double_via_import` (a `#[wasmimport]` call and nothing else)
+/// in the abort guest at `path`: fuel that runs out anywhere in it must leave the instance
+/// either untouched (the next call runs and counts only itself) or poisoned, never looking like
+/// a host call still in flight (the next call would run and count the trapped call as a task).
+/// Returns how many fuel amounts left it untouched and how many poisoned it.
+fn sweep_fuel_over_a_wasmimport_call(path: &std::path::Path) -> (u32, u32) {
     let engine = engine_with(|c| {
         c.consume_fuel(true);
     });
-    let module = Module::from_file(&engine, debug_guest_path("abort")).unwrap();
+    let module = Module::from_file(&engine, path).unwrap();
     let (mut ran_on, mut poisoned) = (0, 0);
     for fuel in 0.. {
         let mut g = instance_of(&engine, &module, |g| g.store.set_fuel(u64::MAX / 2).unwrap());
@@ -304,6 +304,27 @@ fn in_a_debug_build_fuel_running_out_anywhere_around_a_wasmimport_call_poisons()
             }
         }
     }
-    eprintln!("{ran_on} fuel amounts left the instance untouched, {poisoned} poisoned it");
+    eprintln!(
+        "{}: {ran_on} fuel amounts left the instance untouched, {poisoned} poisoned it",
+        path.display()
+    );
+    (ran_on, poisoned)
+}
+
+/// A debug build makes every helper a real call, and wasmtime checks fuel on entry to each:
+/// the end of the in-flight mark must still follow the host function's return with no call in
+/// between.
+#[test]
+fn fuel_running_out_anywhere_around_a_wasmimport_call_poisons_in_a_debug_build() {
+    let (_, poisoned) = sweep_fuel_over_a_wasmimport_call(&debug_guest_path("abort"));
     assert!(poisoned > 0);
+}
+
+/// A release build checks fuel only on entry to the export (the wrapper and the gate are
+/// inlined into it), before the gate is touched.
+#[test]
+fn fuel_running_out_anywhere_around_a_wasmimport_call_poisons_in_a_release_build() {
+    let (untouched, _) =
+        sweep_fuel_over_a_wasmimport_call(&wasmexport_engine_tests::guest_path("abort"));
+    assert!(untouched > 0);
 }
