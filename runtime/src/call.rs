@@ -250,13 +250,15 @@ where
 /// the future is not built in the shim, so the shim needs no stack frame, and the entry check
 /// runs before anything touches the linear-memory stack, which an earlier trap may have left
 /// unusable (see `refuse`).
-pub struct AsyncCall(#[allow(dead_code)] Entered);
+pub struct AsyncCall {
+    _entered: Entered,
+}
 
 impl AsyncCall {
     /// Checks and marks the entry of export `name`.
     #[inline(always)]
     pub fn enter(name: &'static str) -> AsyncCall {
-        AsyncCall(enter(name))
+        AsyncCall { _entered: enter(name) }
     }
 }
 
