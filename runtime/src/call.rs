@@ -31,13 +31,13 @@ const BLOCKED: u32 = NOT_INITIALIZED | POISONED | EXITED | IN_GUEST;
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Poison {
     None,
-    /// A panic reached the top of an export or task (E8).
+    /// A panic reached the top of an export or task.
     Panic,
-    /// The deadlock trap, in this export (E6).
+    /// The deadlock trap, in this export.
     Deadlock(&'static str),
     /// Another trap of this crate's (a misuse it caught), in this export.
     Trap(&'static str),
-    /// A call was unwound by a trap without returning (E11).
+    /// A call was unwound by a trap without returning.
     Aborted,
 }
 
@@ -92,7 +92,7 @@ pub(crate) fn mark_exited() {
     STATE.with(|s| s.gate.set(s.gate.get() | EXITED));
 }
 
-/// A panic reached the top: later calls trap (E8).
+/// A panic reached the top: later calls trap.
 pub(crate) fn poison_by_panic() {
     poison(Poison::Panic);
 }
@@ -274,7 +274,7 @@ where
 }
 
 /// A `#[wasmimport]` host call in flight: an export entered while it lasts is a re-entrant
-/// call, allowed (E7). [`HostCall::enter`] marks it before the host function is called,
+/// call, allowed. [`HostCall::enter`] marks it before the host function is called,
 /// [`HostCall::leave`] ends it right after.
 pub struct HostCall {
     /// The gate word, in the thread-local state (one per instance on wasm32-wasip1).
