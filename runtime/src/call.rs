@@ -108,7 +108,7 @@ fn poison(why: Poison) {
     })
 }
 
-/// E6: the call's task waits, nothing is ready and no timer is armed. Poisons the instance
+/// The deadlock trap: the call's task waits, nothing is ready and no timer is armed. Poisons the instance
 /// (the executor's queue and the call's frames are left as they are) and traps.
 #[cold]
 #[inline(never)]
