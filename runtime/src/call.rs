@@ -108,8 +108,8 @@ fn poison(why: Poison) {
     })
 }
 
-/// The deadlock trap: the call's task waits, nothing is ready and no timer is armed. Poisons the instance
-/// (the executor's queue and the call's frames are left as they are) and traps.
+/// The deadlock trap: the call's task waits, nothing is ready and no timer is armed. Poisons
+/// the instance (the executor's queue and the call's frames are left as they are) and traps.
 #[cold]
 #[inline(never)]
 pub(crate) fn deadlock(export: &'static str) -> ! {
