@@ -109,7 +109,7 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
         .enumerate()
         .map(|(i, ty)| format_ident!("__wasmexport_arg{i}", span = ty.span()))
         .collect();
-    let abi_params = params.iter().map(abi);
+    let abi_params: Vec<_> = params.iter().map(abi).collect();
     let converted = params.iter().zip(&args).map(|(ty, arg)| from_abi(ty, quote!(#arg)));
     let mut call = quote!(#ident(#(#converted),*));
     if sig.unsafety.is_some() {
@@ -139,7 +139,17 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
         body = quote!(::wasmexport::__private::CMainResult::wrap(#body));
     }
     let run = if sig.asyncness.is_some() {
-        quote!(::wasmexport::__private::call_async(#name, async move { #body }))
+        // The future is built and run in a fn of its own, so that the shim needs no stack
+        // frame: its entry check then runs before anything touches the linear-memory stack,
+        // which an earlier trap may have left unusable.
+        quote! {
+            #[inline(never)]
+            fn __wasmexport_run(#(#args: #abi_params),*) #abi_ret {
+                ::wasmexport::__private::block_on(#name, async move { #body })
+            }
+            let __wasmexport_call = ::wasmexport::__private::AsyncCall::enter(#name);
+            __wasmexport_run(#(#args),*)
+        }
     } else {
         quote!(::wasmexport::__private::call_sync(#name, move || #body))
     };
@@ -203,14 +213,14 @@ fn import_wrapper(import: &Import) -> TokenStream {
     // it ends, so that the window in which guest code runs with the mark set is the call alone.
     let call = quote! {
         let __wasmexport_args = (#(#converted,)*);
-        let __wasmexport_ret = {
-            // Marks a host call in flight, so that an export entered from inside it is known
-            // to be a re-entrant call, not a stale state left by a trap that unwound an earlier call.
-            let __wasmexport_call = ::wasmexport::__private::HostCall::enter();
-            let (#(#names,)*) = __wasmexport_args;
-            // SAFETY: the caller of this `unsafe fn` upholds the host function's contract.
-            unsafe { __wasmexport_import(#(#names),*) }
-        };
+        // Marks a host call in flight, so that an export entered from inside it is known to
+        // be a re-entrant call, not a stale state after a trap. Nothing but the import call
+        // comes between `enter` and `leave`: no destructor, no other fn call.
+        let __wasmexport_call = ::wasmexport::__private::HostCall::enter();
+        let (#(#names,)*) = __wasmexport_args;
+        // SAFETY: the caller of this `unsafe fn` upholds the host function's contract.
+        let __wasmexport_ret = unsafe { __wasmexport_import(#(#names),*) };
+        __wasmexport_call.leave();
     };
     let (abi_ret, ret_ty, body) = match ret {
         Some(ty) => {

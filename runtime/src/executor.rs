@@ -22,7 +22,7 @@
 //! No user code (a future, or a waker's clone, wake or drop) runs while the executor holds a
 //! borrow of its state: every borrow below is a push, a pop or a field update.
 
-use crate::{task::JoinHandle, time, trap::trap};
+use crate::{task::JoinHandle, time};
 use async_task::Runnable;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -325,7 +325,12 @@ impl Drop for OnStack {
     }
 }
 
-/// Runs an async export's future until it completes.
+/// Runs an async export's future until it completes: other ready tasks run while it waits.
+///
+/// Inlined into the export's own fn that builds the future, so that the future is built where
+/// it stays pinned: not inlined, it is built there and then moved into this fn's frame, two
+/// copies of it on the shadow stack for each async call on the stack.
+#[inline(always)]
 pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
     let call = OnStack::enter(export);
     let waker = call_waker(call.id);
@@ -383,10 +388,7 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
                         // it is due.
                         Some(deadline) => time::block_until(crate::wait::capped(deadline)),
                         // Nothing is ready and no timer can ever wake anything: deadlock.
-                        None => trap(format_args!(
-                            "all tasks are asleep - deadlock! export \"{export}\" is waiting for \
-                             something that no task or timer can deliver"
-                        )),
+                        None => crate::call::deadlock(export),
                     }
                 }
             }

@@ -317,8 +317,10 @@ pub fn yield_now() -> YieldNow {
 /// * Lines written before it is set, in particular for an export called before
 ///   `_initialize` (no code of the module has run yet), reach stderr only: set it in a
 ///   [`#[wasmexport::init]`](macro@init) fn, the first thing that runs.
-/// * When the shadow stack itself is exhausted, the runtime writes a fixed line without
-///   formatting and the reporter does not run: it would need stack of its own.
+/// * The refusals at an export's entry (poisoned, before `_initialize`) write their line to
+///   stderr without using the shadow stack, then hand it to the reporter. If the shadow stack
+///   itself is what ran out, the reporter's frame faults: the call still traps (with an
+///   out-of-bounds access instead of `unreachable`), and stderr has the line.
 ///
 /// A later call replaces the reporter.
 ///
@@ -354,7 +356,7 @@ pub fn set_trap_reporter(reporter: fn(&str)) {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::abi::WasmType;
-    pub use crate::call::{HostCall, call_async, call_sync};
+    pub use crate::call::{AsyncCall, HostCall, block_on, call_async, call_sync};
     pub use crate::cmain::CMainResult;
     pub use crate::init::{InitHook, initialize, run_main};
 

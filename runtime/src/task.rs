@@ -58,7 +58,9 @@ impl<T> Future for JoinHandle<T> {
                 self.task = None;
                 Poll::Ready(out)
             }
-            None => crate::trap::trap(format_args!("a JoinHandle was polled after it completed")),
+            None => crate::call::trap_poisoning(format_args!(
+                "a JoinHandle was polled after it completed"
+            )),
         }
     }
 }

@@ -57,6 +57,26 @@ pub fn guest_path(name: &str) -> PathBuf {
     dir.join(format!("{name}.wasm"))
 }
 
+/// The path of guest `name`'s module (from `tests/guests`) built in debug mode (into
+/// `target/wasm`, like the release guests), building that one guest the first time.
+pub fn debug_guest_path(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let target_dir = root().join("target/wasm");
+    if !built.iter().any(|b| b == name) {
+        let manifest = root().join("tests/guests/Cargo.toml");
+        let out = cargo_build_wasm(&manifest, &target_dir, &["-p", name, "--quiet"])
+            .expect("running cargo to build a debug guest");
+        assert!(
+            out.status.success(),
+            "building guest {name} (debug) failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        built.push(name.to_string());
+    }
+    target_dir.join("wasm32-wasip1/debug").join(format!("{name}.wasm"))
+}
+
 /// The path of command guest `name`'s module (from `tests/commands`).
 pub fn command_path(name: &str) -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
