@@ -135,7 +135,9 @@ fn report_parts(parts: &[&'static str; 5]) {
     }
     let mut line = Line::<1024>::new();
     let _ = line.write_str("wasmexport: ");
-    parts.iter().for_each(|part| drop(line.write_str(part)));
+    for part in parts {
+        let _ = line.write_str(part);
+    }
     let bytes = line.finish();
     let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     // SAFETY: as in `report`: whole `str`s cut on char boundaries, so UTF-8.

@@ -361,7 +361,7 @@ fn nested_call(script: Vec<Step>) {
     let host = HostCall::enter();
     call_async("nested", Probe::new(script, false));
     WORLD.with(|w| w.call_done.set(false));
-    drop(host);
+    host.leave();
 }
 
 /// Runs one program on a fresh thread (fresh executor, timers and fake clock); returns the

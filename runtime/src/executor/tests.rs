@@ -26,7 +26,7 @@ fn the_panic_place_names_the_running_task_or_the_innermost_export() {
                 let host = HostCall::enter();
                 log.borrow_mut().push(call_sync("inner", place));
                 log.borrow_mut().push(call_async("nested", async { place() }));
-                drop(host);
+                host.leave();
                 log.borrow_mut().push(place());
                 let grandchild = spawn(async { place() }).await;
                 log.borrow_mut().push(grandchild);
