@@ -164,11 +164,10 @@ pub fn call_sync<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
 }
 
 /// Runs an `async fn` export as a task on the executor until it completes (E1-E7).
-pub fn call_async<F>(name: &'static str, fut: F) -> F::Output
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
+///
+/// The future need not be `'static`: it lives on this frame for exactly the call, so it may
+/// borrow the call's `&str` and `&[u8]` parameters.
+pub fn call_async<F: Future>(name: &'static str, fut: F) -> F::Output {
     let _entered = enter(name);
     executor::block_on(name, fut)
 }
