@@ -57,7 +57,9 @@ impl Parse for CrateOnly {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut krate = CratePath(None);
         if !input.is_empty() && !krate.parse_if_next(input)? || !input.is_empty() {
-            return Err(input.error("the only argument is `crate = path` (for a renamed dependency)"));
+            return Err(
+                input.error("the only argument is `crate = path` (for a renamed dependency)")
+            );
         }
         Ok(CrateOnly(krate))
     }

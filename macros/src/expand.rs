@@ -184,7 +184,10 @@ fn abi_params(krate: &TokenStream, i: usize, p: &Param) -> (Vec<Ident>, Vec<Toke
     match p.lowering {
         Lowering::Value => (vec![hygienic_at(format!("arg{i}"), &p.ty)], vec![abi(krate, &p.ty)]),
         Lowering::Slice { .. } => (
-            vec![hygienic_at(format!("arg{i}_ptr"), &p.ty), hygienic_at(format!("arg{i}_len"), &p.ty)],
+            vec![
+                hygienic_at(format!("arg{i}_ptr"), &p.ty),
+                hygienic_at(format!("arg{i}_len"), &p.ty),
+            ],
             vec![quote!(*mut u8), quote!(usize)],
         ),
     }

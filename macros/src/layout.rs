@@ -66,9 +66,8 @@ pub fn derive(input: TokenStream) -> TokenStream {
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     // The impl is bounded on the type parameters, as std's derives are, not on the field
     // types: a bound `*const Self: HostLayout` (a linked list) would be a cycle.
-    let mut bounds: Vec<TokenStream> = where_clause
-        .map(|w| w.predicates.iter().map(|p| quote!(#p)).collect())
-        .unwrap_or_default();
+    let mut bounds: Vec<TokenStream> =
+        where_clause.map(|w| w.predicates.iter().map(|p| quote!(#p)).collect()).unwrap_or_default();
     bounds.extend(generics.type_params().map(|t| {
         let t = &t.ident;
         quote!(#t: #krate::__private::HostLayout)

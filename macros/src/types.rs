@@ -130,7 +130,9 @@ pub fn check_result(ty: &Type) -> syn::Result<()> {
          (`*const u8`) and write the length through a `*mut u32` parameter, or pack both into a \
          u64";
     let owned = |name: &str| match unwrap(ty) {
-        Type::Path(p) if p.qself.is_none() => p.path.segments.last().is_some_and(|s| s.ident == name),
+        Type::Path(p) if p.qself.is_none() => {
+            p.path.segments.last().is_some_and(|s| s.ident == name)
+        }
         _ => false,
     };
     match unwrap(ty) {
