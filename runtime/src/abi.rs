@@ -182,7 +182,12 @@ impl<'a> WasmSlice for &'a [u8] {
         (self.as_ptr().cast_mut(), self.len())
     }
     #[inline]
-    unsafe fn from_raw(export: &'static str, param: &'static str, ptr: *mut u8, len: usize) -> Self {
+    unsafe fn from_raw(
+        export: &'static str,
+        param: &'static str,
+        ptr: *mut u8,
+        len: usize,
+    ) -> Self {
         match bytes_arg(export, param, ptr, len) {
             // SAFETY: `bytes_arg` checked that the range is non-null and inside linear memory
             // (so at most isize::MAX bytes); the caller guarantees nothing writes it meanwhile.
@@ -200,7 +205,12 @@ impl<'a> WasmSlice for &'a mut [u8] {
         (self.as_mut_ptr(), self.len())
     }
     #[inline]
-    unsafe fn from_raw(export: &'static str, param: &'static str, ptr: *mut u8, len: usize) -> Self {
+    unsafe fn from_raw(
+        export: &'static str,
+        param: &'static str,
+        ptr: *mut u8,
+        len: usize,
+    ) -> Self {
         match bytes_arg(export, param, ptr, len) {
             // SAFETY: as for `&[u8]`, and the caller guarantees that nothing else accesses
             // the bytes meanwhile (the shim checked the other slice parameters with `disjoint`).
@@ -218,7 +228,12 @@ impl<'a> WasmSlice for &'a str {
         (self.as_ptr().cast_mut(), self.len())
     }
     #[inline]
-    unsafe fn from_raw(export: &'static str, param: &'static str, ptr: *mut u8, len: usize) -> Self {
+    unsafe fn from_raw(
+        export: &'static str,
+        param: &'static str,
+        ptr: *mut u8,
+        len: usize,
+    ) -> Self {
         // SAFETY: the caller's contract is this fn's.
         let bytes: &'a [u8] = unsafe { WasmSlice::from_raw(export, param, ptr, len) };
         match std::str::from_utf8(bytes) {
@@ -359,7 +374,10 @@ mod tests {
             // SAFETY: `bytes` is live and unshared for the call.
             let _: &str = unsafe { WasmSlice::from_raw("greet", "name", bytes.as_mut_ptr(), 4) };
         });
-        assert!(text.contains("parameter `name` is not UTF-8 (invalid byte at offset 2)"), "{text}");
+        assert!(
+            text.contains("parameter `name` is not UTF-8 (invalid byte at offset 2)"),
+            "{text}"
+        );
     }
 
     #[test]

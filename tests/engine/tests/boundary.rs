@@ -138,7 +138,10 @@ fn a_range_outside_linear_memory_traps_instead_of_reading() {
     let line = trap_line(&mut g, "sum", (u32::MAX - 1, 4));
     assert!(line.contains("parameter `bytes`: 4 bytes at 0xfffffffe run past the end"), "{line}");
     let line = trap_line(&mut g, "chars", (0, 3));
-    assert!(line.contains("export \"chars\": parameter `s`: a null pointer with length 3"), "{line}");
+    assert!(
+        line.contains("export \"chars\": parameter `s`: a null pointer with length 3"),
+        "{line}"
+    );
     // The last byte of memory is fine, and the instance still works.
     assert_eq!(g.call::<(u32, u32), u32>("sum", (size - 1, 1)).unwrap(), 0);
 }
