@@ -118,7 +118,7 @@ fn type_checks(item: &Item, ctx: Context, krate: &TokenStream) -> TokenStream {
                     let abi = abi(krate, &p.ty);
                     quote!(#(#cfgs)* let _: ::core::option::Option<#abi>;)
                 }
-                Lowering::Slice { .. } => {
+                Lowering::Slice => {
                     let slice = slice(krate, &p.ty);
                     quote!(#(#cfgs)* let _ = #slice::MUTABLE;)
                 }
@@ -183,12 +183,12 @@ fn hygienic_at(name: String, ty: &Type) -> Ident {
 fn abi_params(krate: &TokenStream, i: usize, p: &Param) -> (Vec<Ident>, Vec<TokenStream>) {
     match p.lowering {
         Lowering::Value => (vec![hygienic_at(format!("arg{i}"), &p.ty)], vec![abi(krate, &p.ty)]),
-        Lowering::Slice { .. } => (
+        Lowering::Slice => (
             vec![
                 hygienic_at(format!("arg{i}_ptr"), &p.ty),
                 hygienic_at(format!("arg{i}_len"), &p.ty),
             ],
-            vec![quote!(*mut u8), quote!(usize)],
+            vec![quote!(*mut ::core::primitive::u8), quote!(::core::primitive::usize)],
         ),
     }
 }
@@ -210,7 +210,7 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
                 let arg = from_abi(krate, &p.ty, names[0].to_token_stream());
                 args.push(quote!(#(#cfgs)* #arg));
             }
-            Lowering::Slice { mutable } => {
+            Lowering::Slice => {
                 let (label, ptr, len) = (&p.label, &names[0], &names[1]);
                 let arg = hygienic_at(format!("arg{i}"), &p.ty);
                 let slice = slice(krate, &p.ty);
@@ -218,16 +218,15 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
                     #(#cfgs)*
                     // SAFETY: the host lends these bytes to the call, as any buffer it passes
                     // (the contract of a slice parameter); `from_raw` checks null, bounds and
-                    // UTF-8, and `disjoint` below checked that no `&mut [u8]` aliases another.
+                    // UTF-8, and `disjoint` (called first) that no `&mut [u8]` aliases another.
                     let #arg = unsafe { #slice::from_raw(#name, #label, #ptr, #len) };
                 });
-                raw_slices.push(quote!(#(#cfgs)* (#label, #ptr, #len, #mutable)));
+                raw_slices.push(quote!(#(#cfgs)* (#label, #ptr, #len, #slice::MUTABLE)));
                 args.push(quote!(#(#cfgs)* #arg));
             }
         }
     }
-    let any_mut = params.iter().any(|p| p.lowering == Lowering::Slice { mutable: true });
-    if any_mut && raw_slices.len() > 1 {
+    if raw_slices.len() > 1 {
         checks.insert(0, quote!(#krate::__private::disjoint(#name, &[#(#raw_slices),*]);));
     }
     let mut call = quote!(#ident(#(#args),*));
@@ -305,7 +304,7 @@ fn import_wrapper(import: &Import) -> TokenStream {
                 let abi = into_abi(krate, ty, value.to_token_stream());
                 quote!(#(#cfgs)* let #(#names)* = #abi;)
             }
-            Lowering::Slice { .. } => {
+            Lowering::Slice => {
                 let slice = slice(krate, ty);
                 quote!(#(#cfgs)* let (#(#names),*) = #slice::into_raw(#value);)
             }

@@ -17,7 +17,7 @@ pub enum Lowering {
     /// One wasm value, through `WasmType`.
     Value,
     /// Two `i32`s, pointer then length, through `WasmSlice` (`&str`, `&[u8]`, `&mut [u8]`).
-    Slice { mutable: bool },
+    Slice,
 }
 
 /// One typed parameter of an export or import.
@@ -89,7 +89,7 @@ fn unwrap(ty: &Type) -> &Type {
 
 fn lowering(ty: &Type) -> Lowering {
     match unwrap(ty) {
-        Type::Reference(r) => Lowering::Slice { mutable: r.mutability.is_some() },
+        Type::Reference(_) => Lowering::Slice,
         _ => Lowering::Value,
     }
 }

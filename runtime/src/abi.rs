@@ -164,7 +164,7 @@ pub trait WasmSlice: sealed::Sealed + Sized {
     /// The pointer and length a `#[wasmimport]` call passes.
     fn into_raw(self) -> (*mut u8, usize);
     /// The parameter from the pointer and length the host passed to export `export`; traps
-    /// with a line naming `param` if they are not a valid slice (see [`bytes_arg`]) or, for
+    /// with a line naming `param` if they are not a valid slice (see `bytes_arg`) or, for
     /// `&str`, not UTF-8.
     ///
     /// # Safety
@@ -316,11 +316,12 @@ pub fn disjoint(export: &'static str, slices: &[RawSlice]) {
     for (i, &(a, a_ptr, a_len, a_mut)) in slices.iter().enumerate() {
         for &(b, b_ptr, b_len, b_mut) in &slices[i + 1..] {
             let (a_start, b_start) = (a_ptr as usize as u64, b_ptr as usize as u64);
-            let overlap = a_len != 0
+            let overlap = (a_mut || b_mut)
+                && a_len != 0
                 && b_len != 0
                 && a_start < b_start.saturating_add(b_len as u64)
                 && b_start < a_start.saturating_add(a_len as u64);
-            if overlap && (a_mut || b_mut) {
+            if overlap {
                 overlapping(export, a, b);
             }
         }

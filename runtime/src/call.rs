@@ -163,7 +163,7 @@ pub fn call_sync<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Runs an `async fn` export as a task on the executor until it completes (E1-E7).
+/// Runs an `async fn` export as a task on the executor until it completes.
 ///
 /// The future need not be `'static`: it lives on this frame for exactly the call, so it may
 /// borrow the call's `&str` and `&[u8]` parameters.

@@ -101,7 +101,11 @@ fn call_echo(n: u32) -> u32 {
 
 /// The `#[cfg]`'d-out parameter is not in the wasm signature: `(i32, i32) -> i32`.
 #[wasmexport]
-fn configured(a: u32, #[cfg(any())] gone: &str, #[cfg(all())] kept: u32) -> u32 {
+fn configured(
+    a: u32,
+    #[cfg(target_os = "none")] gone: &str,
+    #[cfg(target_os = "wasi")] kept: u32,
+) -> u32 {
     a * 10 + kept
 }
 
