@@ -173,21 +173,22 @@ fn hygienic(name: String) -> Ident {
     Ident::new(&name, Span::mixed_site())
 }
 
-/// As [`hygienic`], located at `ty`: rustc checks a binding's type at the binding's span, so an
-/// error about the type then points at the user's type, once.
+/// As [`hygienic`], located at `ty`, where an error about it belongs.
 fn hygienic_at(name: String, ty: &Type) -> Ident {
     Ident::new(&name, Span::mixed_site().located_at(types::error_span(ty)))
 }
 
-/// The wasm parameters of one Rust parameter: one, or pointer and length for a slice.
-fn abi_params(krate: &TokenStream, i: usize, p: &Param) -> (Vec<Ident>, Vec<TokenStream>) {
+/// The wasm parameters of one Rust parameter, named by `name(suffix)`: one, or pointer and
+/// length for a slice.
+fn abi_params(
+    krate: &TokenStream,
+    p: &Param,
+    name: impl Fn(&str) -> Ident,
+) -> (Vec<Ident>, Vec<TokenStream>) {
     match p.lowering {
-        Lowering::Value => (vec![hygienic_at(format!("arg{i}"), &p.ty)], vec![abi(krate, &p.ty)]),
+        Lowering::Value => (vec![name("")], vec![abi(krate, &p.ty)]),
         Lowering::Slice => (
-            vec![
-                hygienic_at(format!("arg{i}_ptr"), &p.ty),
-                hygienic_at(format!("arg{i}_len"), &p.ty),
-            ],
+            vec![name("_ptr"), name("_len")],
             vec![quote!(*mut ::core::primitive::u8), quote!(::core::primitive::usize)],
         ),
     }
@@ -201,9 +202,16 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
     let mut checks = Vec::new();
     let mut args = Vec::new();
     let mut raw_slices = Vec::new();
+    // The shim's names are the fn's name plus a suffix, so never the fn's name, the one value
+    // the shim's body names. They keep the call site's hygiene, located at the parameter's
+    // type: rustc checks a binding's type at the binding, and this way an error about the type
+    // is reported once, where the user wrote it.
+    let base = ident.unraw();
     for (i, p) in params.iter().enumerate() {
         let cfgs = &p.cfgs;
-        let (names, tys) = abi_params(krate, i, p);
+        let at = types::error_span(&p.ty);
+        let local = |suffix: &str| Ident::new(&format!("{base}_arg{i}{suffix}"), at);
+        let (names, tys) = abi_params(krate, p, &local);
         shim_params.extend(names.iter().zip(&tys).map(|(n, t)| quote!(#(#cfgs)* #n: #t)));
         match p.lowering {
             Lowering::Value => {
@@ -212,7 +220,7 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
             }
             Lowering::Slice => {
                 let (label, ptr, len) = (&p.label, &names[0], &names[1]);
-                let arg = hygienic_at(format!("arg{i}"), &p.ty);
+                let arg = local("");
                 let slice = slice(krate, &p.ty);
                 checks.push(quote! {
                     #(#cfgs)*
@@ -296,7 +304,7 @@ fn import_wrapper(import: &Import) -> TokenStream {
             _ => hygienic(format!("param{i}")),
         };
         wrapper_params.push(quote!(#(#param_attrs)* #value: #ty));
-        let (names, tys) = abi_params(krate, i, p);
+        let (names, tys) = abi_params(krate, p, |suffix| hygienic(format!("arg{i}{suffix}")));
         extern_params.extend(names.iter().zip(&tys).map(|(n, t)| quote!(#(#cfgs)* #n: #t)));
         args.extend(names.iter().map(|n| quote!(#(#cfgs)* #n)));
         converted.push(match p.lowering {
