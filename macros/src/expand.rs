@@ -211,7 +211,7 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
         let cfgs = &p.cfgs;
         let at = types::error_span(&p.ty);
         let local = |suffix: &str| Ident::new(&format!("{base}_arg{i}{suffix}"), at);
-        let (names, tys) = abi_params(krate, p, &local);
+        let (names, tys) = abi_params(krate, p, local);
         shim_params.extend(names.iter().zip(&tys).map(|(n, t)| quote!(#(#cfgs)* #n: #t)));
         match p.lowering {
             Lowering::Value => {

@@ -174,8 +174,8 @@ pub trait WasmSlice: sealed::Sealed + Sized {
     -> Self;
 }
 
-impl<'a> sealed::Sealed for &'a [u8] {}
-impl<'a> WasmSlice for &'a [u8] {
+impl sealed::Sealed for &[u8] {}
+impl WasmSlice for &[u8] {
     const MUTABLE: bool = false;
     #[inline(always)]
     fn into_raw(self) -> (*mut u8, usize) {
@@ -197,8 +197,8 @@ impl<'a> WasmSlice for &'a [u8] {
     }
 }
 
-impl<'a> sealed::Sealed for &'a mut [u8] {}
-impl<'a> WasmSlice for &'a mut [u8] {
+impl sealed::Sealed for &mut [u8] {}
+impl WasmSlice for &mut [u8] {
     const MUTABLE: bool = true;
     #[inline(always)]
     fn into_raw(self) -> (*mut u8, usize) {
@@ -220,7 +220,7 @@ impl<'a> WasmSlice for &'a mut [u8] {
     }
 }
 
-impl<'a> sealed::Sealed for &'a str {}
+impl sealed::Sealed for &str {}
 impl<'a> WasmSlice for &'a str {
     const MUTABLE: bool = false;
     #[inline(always)]
