@@ -9,7 +9,9 @@ mod context;
 mod expand;
 #[cfg(test)]
 mod fuzz;
+mod layout;
 mod reserved;
+mod types;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -40,6 +42,12 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn wasmimport(attr: TokenStream, item: TokenStream) -> TokenStream {
     let ctx = context_of(&item);
     expand::wasmimport(attr.into(), item.into(), ctx).into()
+}
+
+/// Marks a `#[repr(C)]` struct as having a host layout; see `wasmexport::HostLayout`.
+#[proc_macro_derive(HostLayout, attributes(host_layout))]
+pub fn host_layout(item: TokenStream) -> TokenStream {
+    layout::derive(item.into()).into()
 }
 
 fn context_of(item: &TokenStream) -> ast::Context {

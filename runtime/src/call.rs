@@ -235,11 +235,10 @@ pub fn call_sync<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
 }
 
 /// Runs an `async fn` export as a task on the executor until it completes.
-pub fn call_async<F>(name: &'static str, fut: F) -> F::Output
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
+///
+/// The future need not be `'static`: it lives on this frame for exactly the call, so it may
+/// borrow the call's `&str` and `&[u8]` parameters.
+pub fn call_async<F: Future>(name: &'static str, fut: F) -> F::Output {
     let _entered = enter(name);
     executor::block_on(name, fut)
 }
@@ -265,11 +264,7 @@ impl AsyncCall {
 /// Runs an `async fn` export's future as a task on the executor until it completes; see
 /// [`AsyncCall`].
 #[inline(always)]
-pub fn block_on<F>(name: &'static str, fut: F) -> F::Output
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
+pub fn block_on<F: Future>(name: &'static str, fut: F) -> F::Output {
     executor::block_on(name, fut)
 }
 
