@@ -27,3 +27,10 @@ test('exports trap after main returned, telling the user to build a reactor', ()
   assert.throws(() => g.exports.add(1, 2), WebAssembly.RuntimeError);
   assert.match(g.stderr(), /^wasmexport: export "add" called after the command's main returned: .*build a reactor/);
 });
+
+test('__main_void traps before main runs: only _start runs the constructors and main', () => {
+  const g = command();
+  // Node's WASI refuses WASI calls before wasi.start, so the trap's line is not written here.
+  assert.throws(() => g.exports.__main_void(), WebAssembly.RuntimeError);
+  assert.equal(g.stdout(), '');
+});
