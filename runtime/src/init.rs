@@ -6,6 +6,7 @@
 use crate::call::{self, current_export};
 use crate::trap::report;
 use std::cell::Cell;
+use std::cmp::Ordering;
 use std::panic::PanicHookInfo;
 
 /// One `#[wasmexport::init]` fn, registered by a static constructor that the macro emits.
@@ -145,27 +146,42 @@ fn run_ctors() {
 /// No `Vec` and no sort: both would add about 20 KB of generic code to every module, and a
 /// selection of the next hook each round is quick for the few hooks a module has.
 fn run_hooks_in_order() {
-    fn crate_name(h: &InitHook) -> &str {
-        h.module.split_once("::").map_or(h.module, |(name, _)| name)
-    }
-    fn key(h: &'static InitHook) -> (&'static str, u32, u32, usize) {
-        (h.file, h.line, h.column, h as *const InitHook as usize)
-    }
     let hooks = || inventory::iter::<InitHook>.into_iter();
     for (i, first) in hooks().enumerate() {
-        let name = crate_name(first);
-        if hooks().take(i).any(|h| crate_name(h) == name) {
+        if hooks().take(i).any(|h| same_crate(h, first)) {
             continue;
         }
-        let mut last = None;
+        let mut last: Option<&InitHook> = None;
         while let Some(hook) = hooks()
-            .filter(|h| crate_name(h) == name && last.is_none_or(|l| key(h) > l))
-            .min_by_key(|h| key(h))
+            .filter(|h| same_crate(h, first) && last.is_none_or(|l| order(h, l).is_gt()))
+            .min_by(|a, b| order(a, b))
         {
-            last = Some(key(hook));
+            last = Some(hook);
             (hook.run)();
         }
     }
+}
+
+/// Whether two hooks were declared in one crate: the first segment of their module paths.
+fn same_crate(a: &InitHook, b: &InitHook) -> bool {
+    fn crate_name(h: &InitHook) -> &[u8] {
+        // A byte scan: `str::split_once` would bring a substring searcher, slower and larger.
+        let module = h.module.as_bytes();
+        let end = module.iter().position(|&b| b == b':').unwrap_or(module.len());
+        module.get(..end).unwrap_or_default()
+    }
+    // Hooks of one module share the `module_path!()` string.
+    std::ptr::eq(a.module, b.module) || crate_name(a) == crate_name(b)
+}
+
+/// The order of one crate's hooks: file, line, column, then address. Hooks of one file share
+/// the `file!()` string, so its address is compared first: comparing its bytes for every pair
+/// would cost more than the rest of the initialization.
+fn order(a: &InitHook, b: &InitHook) -> Ordering {
+    let file = if std::ptr::eq(a.file, b.file) { Ordering::Equal } else { a.file.cmp(b.file) };
+    file.then(a.line.cmp(&b.line))
+        .then(a.column.cmp(&b.column))
+        .then((&raw const *a).cmp(&(&raw const *b)))
 }
 
 type PanicHook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
