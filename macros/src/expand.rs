@@ -25,11 +25,13 @@ pub fn init(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
     match valid::init(attr, &item, ctx) {
         Ok(func) => {
             let ident = &func.sig.ident;
+            let deps = direct_dependencies();
             quote! {
                 #func
                 ::wasmexport::__private::inventory::submit! {
                     ::wasmexport::__private::InitHook {
                         run: #ident,
+                        deps: &[#(#deps),*],
                         module: ::core::module_path!(),
                         file: ::core::file!(),
                         line: ::core::line!(),
@@ -40,6 +42,30 @@ pub fn init(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
         }
         Err(e) => with_errors(valid::passthrough(&item, ctx), e),
     }
+}
+
+/// The crates that the crate being compiled uses directly: the names of rustc's `--extern`
+/// options, one per dependency when Cargo runs rustc (a proc macro runs inside rustc). The
+/// runtime orders init hooks by them. Neither rustc nor Cargo offers this to a macro in another
+/// way; outside rustc (fuzzing, unit tests) the list is whatever the process's arguments give.
+fn direct_dependencies() -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut args = std::env::args();
+    while let Some(arg) = args.next() {
+        let spec = if arg == "--extern" {
+            args.next()
+        } else {
+            arg.strip_prefix("--extern=").map(str::to_owned)
+        };
+        // `[modifiers:]name[=path]`.
+        let Some(spec) = spec else { continue };
+        let name = spec.split('=').next().unwrap_or_default();
+        let name = name.rsplit(':').next().unwrap_or_default();
+        if !name.is_empty() && !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
 }
 
 /// The const that `#[wasmexport::main]` defines at the crate root and that every

@@ -14,6 +14,8 @@ use std::panic::PanicHookInfo;
 pub struct InitHook {
     /// The fn to run.
     pub run: fn(),
+    /// The crates that the declaring crate uses directly, by name.
+    pub deps: &'static [&'static str],
     /// `module_path!()` where it was declared; its first segment is the crate.
     pub module: &'static str,
     /// `file!()`, `line!()` and `column!()` of the declaration: the order within a crate.
@@ -135,41 +137,62 @@ fn run_ctors() {
 /// Runs every init hook once: crate by crate, each crate's after those of every crate it uses
 /// (Go's package order), within a crate by `file!()` path, then line, then column.
 ///
-/// The crate order is the linker's. rustc passes the final crate's objects first and each
-/// library before the libraries it uses; wasm-ld loads a library's objects when that library's
-/// turn comes (nothing earlier can need them, as nothing a library uses comes before it), and
-/// runs constructors of one priority in the order it loaded their objects. Each constructor
-/// puts its hook at the front of inventory's registry, so the registry holds the crates'
-/// hooks with every library before the crates that use it. Each crate's first hook in the
-/// registry stands for the crate.
+/// The macro records with each hook the crates that its crate uses directly (from the command
+/// line of rustc, see the macro). A crate's depth is 0 if it uses no crate with hooks, else one
+/// more than the deepest such crate it uses; crates run by depth, crates of equal depth in the
+/// order of inventory's registry. Link order cannot stand in for this: wasm-ld loads a library's
+/// object files in the order it needs their symbols, and the `--export` list that pulls in the
+/// objects of a library used only for its exports (`use the_lib as _;`) is a hash set.
 ///
-/// No `Vec` and no sort: both would add about 20 KB of generic code to every module, and a
-/// selection of the next hook each round is quick for the few hooks a module has.
+/// No `Vec` and no sort: both would add about 20 KB of generic code to every module, and
+/// selecting the next hook each round is quick for the few hooks a module has.
 fn run_hooks_in_order() {
     let hooks = || inventory::iter::<InitHook>.into_iter();
-    for (i, first) in hooks().enumerate() {
-        if hooks().take(i).any(|h| same_crate(h, first)) {
-            continue;
-        }
-        let mut last: Option<&InitHook> = None;
-        while let Some(hook) = hooks()
-            .filter(|h| same_crate(h, first) && last.is_none_or(|l| order(h, l).is_gt()))
-            .min_by(|a, b| order(a, b))
-        {
-            last = Some(hook);
-            (hook.run)();
+    let deepest = hooks().map(depth).max().unwrap_or(0);
+    for level in 0..=deepest {
+        for (i, first) in hooks().enumerate() {
+            if depth(first) != level || hooks().take(i).any(|h| same_crate(h, first)) {
+                continue;
+            }
+            let mut last: Option<&InitHook> = None;
+            while let Some(hook) = hooks()
+                .filter(|h| same_crate(h, first) && last.is_none_or(|l| order(h, l).is_gt()))
+                .min_by(|a, b| order(a, b))
+            {
+                last = Some(hook);
+                (hook.run)();
+            }
         }
     }
 }
 
-/// Whether two hooks were declared in one crate: the first segment of their module paths.
-fn same_crate(a: &InitHook, b: &InitHook) -> bool {
-    fn crate_name(h: &InitHook) -> &[u8] {
-        // A byte scan: `str::split_once` would bring a substring searcher, slower and larger.
-        let module = h.module.as_bytes();
-        let end = module.iter().position(|&b| b == b':').unwrap_or(module.len());
-        module.get(..end).unwrap_or_default()
+/// The depth of `hook`'s crate: 0 if it uses no crate with init hooks, else one more than the
+/// deepest such crate it uses.
+fn depth(hook: &InitHook) -> usize {
+    // Crates form no cycles; the bound only keeps a malformed registry from recursing forever.
+    fn depth_within(hook: &InitHook, bound: usize) -> usize {
+        let Some(bound) = bound.checked_sub(1) else { return 0 };
+        let hooks = || inventory::iter::<InitHook>.into_iter();
+        hook.deps
+            .iter()
+            .filter_map(|dep| hooks().find(|h| crate_name(h) == dep.as_bytes()))
+            .map(|dep| 1 + depth_within(dep, bound))
+            .max()
+            .unwrap_or(0)
     }
+    depth_within(hook, inventory::iter::<InitHook>.into_iter().count())
+}
+
+/// The crate a hook was declared in: the first segment of its module path.
+fn crate_name(h: &InitHook) -> &[u8] {
+    // A byte scan: `str::split_once` would bring a substring searcher, slower and larger.
+    let module = h.module.as_bytes();
+    let end = module.iter().position(|&b| b == b':').unwrap_or(module.len());
+    module.get(..end).unwrap_or_default()
+}
+
+/// Whether two hooks were declared in one crate.
+fn same_crate(a: &InitHook, b: &InitHook) -> bool {
     // Hooks of one module share the `module_path!()` string.
     std::ptr::eq(a.module, b.module) || crate_name(a) == crate_name(b)
 }
