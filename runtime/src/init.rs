@@ -81,7 +81,7 @@ thread_local! {
 
 /// The runtime's own static constructor, run before the user's: it installs the runtime's panic
 /// hook (so that a hook a user's constructor installs is seen, and kept, afterwards) and notes
-/// that the constructors run.
+/// that the constructors ran.
 ///
 /// Priority 100 puts it before constructors of the default priority (Rust's, inventory's) and
 /// of the priorities C and C++ leave to applications (101 and up); wasm-ld runs constructors by
@@ -148,12 +148,15 @@ fn run_ctors() {
 /// selecting the next hook each round is quick for the few hooks a module has.
 fn run_hooks_in_order() {
     let hooks = || inventory::iter::<InitHook>.into_iter();
-    let deepest = hooks().map(depth).max().unwrap_or(0);
+    // A crate's first hook in the registry stands for the crate.
+    let firsts = || {
+        hooks()
+            .enumerate()
+            .filter(move |&(i, first)| !hooks().take(i).any(|h| same_crate(h, first)))
+    };
+    let deepest = firsts().map(|(_, first)| depth(first)).max().unwrap_or(0);
     for level in 0..=deepest {
-        for (i, first) in hooks().enumerate() {
-            if depth(first) != level || hooks().take(i).any(|h| same_crate(h, first)) {
-                continue;
-            }
+        for (_, first) in firsts().filter(|&(_, first)| depth(first) == level) {
             let mut last: Option<&InitHook> = None;
             while let Some(hook) = hooks()
                 .filter(|h| same_crate(h, first) && last.is_none_or(|l| order(h, l).is_gt()))
