@@ -29,11 +29,13 @@ pub fn init(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
     match valid::init(attr, &item, ctx) {
         Ok((func, krate)) => {
             let ident = &func.sig.ident;
+            let deps = direct_dependencies();
             quote! {
                 #func
                 #krate::__private::inventory::submit! {
                     #krate::__private::InitHook {
                         run: #ident,
+                        deps: &[#(#deps),*],
                         module: ::core::module_path!(),
                         file: ::core::file!(),
                         line: ::core::line!(),
@@ -44,6 +46,30 @@ pub fn init(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
         }
         Err(e) => rejected(&item, ctx, e, None),
     }
+}
+
+/// The crates that the crate being compiled uses directly: the names of rustc's `--extern`
+/// options, one per dependency when Cargo runs rustc (a proc macro runs inside rustc). The
+/// runtime orders init hooks by them. Neither rustc nor Cargo offers this to a macro in another
+/// way; outside rustc (fuzzing, unit tests) the list is whatever the process's arguments give.
+fn direct_dependencies() -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut args = std::env::args();
+    while let Some(arg) = args.next() {
+        let spec = if arg == "--extern" {
+            args.next()
+        } else {
+            arg.strip_prefix("--extern=").map(str::to_owned)
+        };
+        // `[modifiers:]name[=path]`.
+        let Some(spec) = spec else { continue };
+        let name = spec.split('=').next().unwrap_or_default();
+        let name = name.rsplit(':').next().unwrap_or_default();
+        if !name.is_empty() && !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
 }
 
 /// The const that `#[wasmexport::main]` defines at the crate root and that every

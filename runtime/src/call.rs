@@ -21,8 +21,13 @@ const EXITED: u32 = 1 << 2;
 /// `#[wasmimport]` host call. Entering an export while it is set means the host called in
 /// while guest code was running: an earlier call trapped and was unwound by the host.
 const IN_GUEST: u32 = 1 << 3;
+/// Gate bit: `_initialize` (or a command's `_start`) has begun and not finished. Set together
+/// with `IN_GUEST` in one store, so that a trap at any instruction of the initialization leaves
+/// either nothing begun or this bit set: with `IN_GUEST` still set, the initialization was cut
+/// short; with it clear, the call came from a host import that the initialization made.
+const INITIALIZING: u32 = 1 << 4;
 /// The gate counts exports on the stack above its flag bits.
-const DEPTH_ONE: u32 = 1 << 4;
+const DEPTH_ONE: u32 = 1 << 5;
 /// An export may run only when none of these is set.
 const BLOCKED: u32 = NOT_INITIALIZED | POISONED | EXITED | IN_GUEST;
 
@@ -70,21 +75,47 @@ pub(crate) fn depth() -> usize {
     STATE.with(|s| (s.gate.get() / DEPTH_ONE) as usize)
 }
 
-/// True once `_initialize` (or `_start`) has begun.
-pub(crate) fn initialized() -> bool {
-    STATE.with(|s| s.gate.get() & NOT_INITIALIZED == 0)
+/// Begins the initialization that `entry` (`_initialize` or `_start`) runs: true if it is to
+/// run now, false if it has finished already. Traps if an earlier one did not finish, or if this
+/// call came from inside it (a host import that an init hook called).
+pub(crate) fn begin_init(entry: &'static str) -> bool {
+    STATE.with(|s| {
+        let gate = s.gate.get();
+        if gate & INITIALIZING != 0 {
+            init_unfinished(gate, entry);
+        }
+        if gate & NOT_INITIALIZED == 0 {
+            return false;
+        }
+        s.gate.set(gate | INITIALIZING | IN_GUEST);
+        s.export.set(entry);
+        true
+    })
 }
 
-/// Marks the instance initialized and runs `hooks` as guest code (a trap inside them poisons
-/// the instance like a trap inside an export).
-pub(crate) fn initializing(hooks: impl FnOnce()) {
+/// The initialization has run to its end: exports may run from now on.
+pub(crate) fn finish_init() {
     STATE.with(|s| {
-        s.gate.set((s.gate.get() & !NOT_INITIALIZED) | IN_GUEST);
-        let outer = s.export.replace("_initialize");
-        hooks();
-        s.gate.set(s.gate.get() & !IN_GUEST);
-        s.export.set(outer);
+        s.gate.set(s.gate.get() & !(NOT_INITIALIZED | INITIALIZING | IN_GUEST));
+        s.export.set("");
     })
+}
+
+/// `name` was called while the initialization had begun and not finished.
+#[cold]
+#[inline(never)]
+fn init_unfinished(gate: u32, name: &str) -> ! {
+    let entry = if cfg!(feature = "command") { "_start" } else { "_initialize" };
+    if gate & IN_GUEST != 0 {
+        trap(format_args!(
+            "initialization failed: {entry} did not finish (a trap or a panic cut it short), \
+             so \"{name}\" cannot run; create a new instance"
+        ))
+    }
+    trap(format_args!(
+        "\"{name}\" called while {entry} runs (from a host import that initialization code \
+         called): exports run only once initialization has finished"
+    ))
 }
 
 /// A command's main has returned: later export calls trap.
@@ -165,6 +196,9 @@ impl Drop for Entered {
 #[inline(never)]
 fn refuse(s: &State, name: &'static str) -> ! {
     let gate = s.gate.get();
+    if gate & INITIALIZING != 0 {
+        init_unfinished(gate, name);
+    }
     if gate & POISONED == 0 && gate & IN_GUEST != 0 {
         s.poison.set(Poison::Aborted);
         s.gate.set(gate | POISONED);

@@ -200,9 +200,11 @@ pub use wasmexport_macros::wasmexport;
 
 /// Runs a fn once, from `_initialize`, before any export (Go's `init()`).
 ///
-/// Init fns run after static constructors, in declaration order within a crate (by file, then
-/// line), and take no parameters and return nothing. They may [`spawn`] tasks, which start
-/// running at the first export call that waits.
+/// Init fns take no parameters and return nothing, and run after the static constructors: a
+/// crate's after those of every crate it depends on (Go's package order), and within a crate
+/// ordered by the path of the source file (`file!()`), then by line. They may [`spawn`] tasks,
+/// which start running at the first export call that waits. A panic or trap in one leaves the
+/// instance unusable: every later call traps (see the README's "Reactors and commands").
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};

@@ -368,7 +368,8 @@ fn nested_call(script: Vec<Step>) {
 /// number of polls it made, or the panic message of the check that failed.
 fn run_program(ops: Vec<Op>) -> Result<u64, String> {
     let program = std::thread::spawn(move || {
-        call::initializing(|| {});
+        call::begin_init("test");
+        call::finish_init();
         for op in ops {
             match op {
                 Op::Call(script) => {

@@ -14,7 +14,8 @@ fn place() -> String {
 #[test]
 fn the_panic_place_names_the_running_task_or_the_innermost_export() {
     std::thread::spawn(|| {
-        call::initializing(|| {});
+        call::begin_init("test");
+        call::finish_init();
         let seen = Rc::new(RefCell::new(Vec::new()));
         let log = seen.clone();
         let spawned_at = call_sync("first", move || {
