@@ -160,7 +160,10 @@ fn demo() -> Result {
 fn test() -> Result {
     ensure_wasm_target()?;
     run("cargo fmt --check", cargo().args(["fmt", "--all", "--check"]))?;
-    for manifest in GUEST_MANIFESTS.iter().chain(&["tests/fixtures/names/Cargo.toml"]) {
+    for manifest in GUEST_MANIFESTS
+        .iter()
+        .chain(&["tests/fixtures/names/Cargo.toml", "tests/fixtures/init_order/Cargo.toml"])
+    {
         run(
             &format!("cargo fmt --check ({manifest})"),
             cargo().args(["fmt", "--all", "--check", "--manifest-path", manifest]),

@@ -68,7 +68,13 @@ async fn mix(i: u32) -> u32 {
     match i % 6 {
         0 => futures_unordered().await - 2,
         1 => {
-            let (a, b) = futures::join!(async { yield_now().await; 1 }, spawn(async { 1 }));
+            let (a, b) = futures::join!(
+                async {
+                    yield_now().await;
+                    1
+                },
+                spawn(async { 1 })
+            );
             a + b
         }
         2 => {

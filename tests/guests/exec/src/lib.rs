@@ -266,7 +266,8 @@ async fn nested_wakes_outer() -> i32 {
 // A panic in a spawned task.
 #[wasmexport]
 async fn panic_in_task() -> i32 {
-    spawn(async { // spawn site: panic_in_task
+    spawn(async {
+        // spawn site: panic_in_task
         yield_now().await;
         if COUNTER.get() >= 0 {
             panic!("task exploded");
