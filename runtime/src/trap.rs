@@ -123,19 +123,19 @@ pub(crate) fn report(msg: fmt::Arguments<'_>) {
     REPORTING.set(false);
 }
 
-/// Hands `wasmexport: ` and `parts` to the reporter, as [`report`] does, without writing them
+/// Hands `wasmexport: ` and the parts to the reporter, as [`report`] does, without writing them
 /// to stderr again; kept out of line so that [`trap_static`] itself needs no stack frame.
 #[cfg(target_family = "wasm")]
 #[cold]
 #[inline(never)]
-fn report_parts(parts: &[&'static str; 5]) {
+fn report_parts(a: &str, b: &str, c: &str, d: &str, e: &str) {
     let Some(reporter) = REPORTER.get() else { return };
     if REPORTING.replace(true) {
         return;
     }
     let mut line = Line::<1024>::new();
     let _ = line.write_str("wasmexport: ");
-    for part in parts {
+    for part in [a, b, c, d, e] {
         let _ = line.write_str(part);
     }
     let bytes = line.finish();
@@ -225,10 +225,13 @@ pub(crate) fn trap_static(
                 }
             }
         }
-        // The line is on stderr; now the reporter, which needs a frame of its own. If the
-        // stack is what ran out, that frame faults: the host sees a trap all the same, one that
-        // says "out of bounds" instead of "unreachable", and stderr has the line.
-        report_parts(&[a, b, c, d, e]);
+        // The line is on stderr; now the reporter, if one is set (a static load: no frame
+        // here), which needs a frame of its own. If the stack is what ran out, that frame
+        // faults: the host sees a trap all the same, one that says "out of bounds" instead of
+        // "unreachable", and stderr has the line.
+        if REPORTER.get().is_some() && !REPORTING.get() {
+            report_parts(a, b, c, d, e);
+        }
         core::arch::wasm32::unreachable()
     }
     #[cfg(not(target_family = "wasm"))]
