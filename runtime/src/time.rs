@@ -32,11 +32,24 @@ use std::time::{Duration, Instant};
 struct Timers {
     armed: BTreeMap<(Instant, u64), Waker>,
     next_id: u64,
+    /// Set by the first timer armed; see [`Clock`].
+    clock: Option<&'static Clock>,
 }
+
+/// The executor reads the clock and blocks in `poll_oneoff` only through this, which only
+/// [`Sleep`] refers to: a module that never sleeps links neither, and so does not import WASI's
+/// `clock_time_get` and `poll_oneoff` (every import costs each instantiation: under Node, a
+/// `node:wasi` import costs more than instantiating the whole floor module).
+struct Clock {
+    now: fn() -> Instant,
+    sleep: fn(Duration),
+}
+
+static CLOCK: Clock = Clock { now: Instant::now, sleep: std::thread::sleep };
 
 thread_local! {
     static TIMERS: RefCell<Timers> = const {
-        RefCell::new(Timers { armed: BTreeMap::new(), next_id: 0 })
+        RefCell::new(Timers { armed: BTreeMap::new(), next_id: 0, clock: None })
     };
 }
 
@@ -48,7 +61,8 @@ pub(crate) fn fire_expired() -> bool {
     let due: Vec<Waker> = TIMERS.with(|t| {
         let mut t = t.borrow_mut();
         let Some((&(first, _), _)) = t.armed.first_key_value() else { return Vec::new() };
-        let now = Instant::now();
+        let Some(clock) = t.clock else { return Vec::new() };
+        let now = (clock.now)();
         if first > now {
             return Vec::new();
         }
@@ -67,9 +81,11 @@ pub(crate) fn next_deadline() -> Option<Instant> {
 
 /// Blocks the thread (in `poll_oneoff` on wasip1) until `deadline`.
 pub(crate) fn block_until(deadline: Instant) {
-    let now = Instant::now();
+    // A deadline exists only once a timer was armed, which set the clock.
+    let Some(clock) = TIMERS.with(|t| t.borrow().clock) else { return };
+    let now = (clock.now)();
     if deadline > now {
-        std::thread::sleep(deadline - now);
+        (clock.sleep)(deadline - now);
     }
 }
 
@@ -130,6 +146,7 @@ impl Future for Sleep {
             }
             let key = (deadline, t.next_id);
             t.next_id += 1;
+            t.clock = Some(&CLOCK);
             t.armed.insert(key, cx.waker().clone());
             key
         });
