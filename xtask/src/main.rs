@@ -11,8 +11,8 @@ usage: cargo xtask <command>
 commands:
   demo    build the example plugin for wasm32-wasip1 and run it in the wasmtime host
   test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests, docs
-  bench   wasmexport vs the raw extern \"C\" floor and Go's go:wasmexport: a Markdown table
-          (--readme: also put it into README.md between the bench markers)
+  bench   wasmexport vs hand-written floors and Go's go:wasmexport, on wasmtime and on V8
+          (Node): a Markdown table (--readme: also put it into README.md between the markers)
   fuzz    the macro fuzz targets, long: WASMEXPORT_FUZZ_CASES cases each (default 200,000)
   wasm    build the guest workspaces for wasm32-wasip1 (what the tests build themselves)";
 
@@ -187,6 +187,10 @@ fn fuzz() -> Result {
 /// Runs the criterion benchmarks, then prints the table (also in target/bench/report.md).
 fn bench(readme: bool) -> Result {
     ensure_wasm_target()?;
+    // The V8 figures need node; without it the report leaves them out and says why.
+    if let Err(e) = find_node() {
+        eprintln!("xtask: {e}");
+    }
     run(
         "cargo bench (criterion, wasmtime, release)",
         cargo().args(["bench", "-p", "wasmexport-bench", "--bench", "calls"]),
