@@ -197,7 +197,15 @@ fn bench(readme: bool) -> Result {
     )?;
     run(
         "the report",
-        cargo().args(["run", "--quiet", "--release", "-p", "wasmexport-bench", "--bin", "report"]),
+        cargo().args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "wasmexport-bench",
+            "--example",
+            "report",
+        ]),
     )?;
     if readme {
         let report = std::fs::read_to_string(root().join("target/bench/report.md"))
