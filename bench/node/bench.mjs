@@ -18,32 +18,43 @@ const SAMPLE_NS = quick ? 2e6 : 20e6;
 
 const now = () => process.hrtime.bigint();
 
-/// ns per iteration of `run(n)` (which runs n iterations): calibrated so that one sample lasts
-/// SAMPLE_NS, then SAMPLES samples, each after a full GC.
-function measure(run) {
-  let n = 1;
-  for (;;) {
+/// How many iterations of `run(n)` (which runs n iterations) last about SAMPLE_NS; warms up.
+function calibrate(run) {
+  for (let n = 1; ; n *= 4) {
     const t = now();
     run(n);
     const took = Number(now() - t);
-    if (took >= SAMPLE_NS / 4 || n >= 1 << 30) {
-      n = Math.max(1, Math.round((n * SAMPLE_NS) / Math.max(took, 1)));
-      break;
-    }
-    n *= 4;
+    if (took >= SAMPLE_NS / 4 || n >= 1 << 30) return Math.max(1, Math.round((n * SAMPLE_NS) / Math.max(took, 1)));
   }
-  const per = [];
-  for (let s = 0; s < SAMPLES; s++) {
-    global.gc?.();
-    const t = now();
-    run(n);
-    per.push(Number(now() - t) / n);
-  }
-  per.sort((a, b) => a - b);
-  const q = (f) => per[Math.min(per.length - 1, Math.floor(f * per.length))];
-  const median = q(0.5);
-  return { ns: median, spread: ((q(0.75) - q(0.25)) / 2 / median) * 100 };
 }
+
+/// ns per iteration of each `runs[id](n)`, measured side by side: the samples of the ids take
+/// turns (each after a full GC), so that a change in the machine's load hits them alike and
+/// their ratios hold better than their times. An entry that is not a function is passed through.
+function side(runs) {
+  const ids = Object.keys(runs).filter((id) => typeof runs[id] === 'function');
+  const n = Object.fromEntries(ids.map((id) => [id, calibrate(runs[id])]));
+  const per = Object.fromEntries(ids.map((id) => [id, []]));
+  for (let s = 0; s < SAMPLES; s++) {
+    for (const id of ids) {
+      global.gc?.();
+      const t = now();
+      runs[id](n[id]);
+      per[id].push(Number(now() - t) / n[id]);
+    }
+  }
+  const out = { ...runs };
+  for (const id of ids) {
+    const p = per[id].sort((a, b) => a - b);
+    const q = (f) => p[Math.min(p.length - 1, Math.floor(f * p.length))];
+    out[id] = { ns: q(0.5), spread: ((q(0.75) - q(0.25)) / 2 / q(0.5)) * 100 };
+  }
+  return out;
+}
+
+const times = (f) => (n) => {
+  for (let i = 0; i < n; i++) f();
+};
 
 /// `n` calls of export `f` in a loop of its own (compiled apart, so that the call site sees only
 /// `f` and V8 can inline its JS-to-wasm wrapper, as it would in a host's hot loop).
@@ -90,16 +101,17 @@ function instantiate(module, withWasi) {
   return instance;
 }
 
-/// ns per call of `name(...args)` on an initialized instance; checks the result first.
+/// A loop of calls of `name(...args)` on an initialized instance; checks the result first.
 function perCall(id, name, args, expect) {
   const m = modules[id];
   if (!m) return null;
   const f = instantiate(m.module, true).exports[name];
   const got = f(...args);
   if (got !== expect) throw new Error(`${id}.${name}(${args}) returned ${got}, not ${expect}`);
-  return measure(callLoop(f, args.length));
+  return callLoop(f, args.length);
 }
 
+/// A loop of instantiations, or why the guest does not start.
 function perInstance(id, withWasi) {
   const m = modules[id];
   if (!m) return null;
@@ -108,21 +120,19 @@ function perInstance(id, withWasi) {
   } catch (e) {
     return { error: String(e) }; // Go's runtime does not start on stubs that return 0
   }
-  return measure((n) => {
-    for (let i = 0; i < n; i++) instantiate(m.module, withWasi);
-  });
+  return times(() => instantiate(m.module, withWasi));
 }
 
 const out = { node: process.version, v8: process.versions.v8 };
-out.add = { raw: perCall('raw', 'add', [1, 2], 3), ours: perCall('ours', 'add', [1, 2], 3), go: perCall('go_add', 'add', [1, 2], 3) };
-out.roundtrip = {
+out.add = side({ raw: perCall('raw', 'add', [1, 2], 3), ours: perCall('ours', 'add', [1, 2], 3), go: perCall('go_add', 'add', [1, 2], 3) });
+out.roundtrip = side({
   floor: perCall('floor', 'roundtrip', [41], 42),
   ours: perCall('ours', 'roundtrip', [41], 42),
   go: perCall('go_tasks', 'roundtrip', [41], 42),
-};
-out.roundtrip_oneshot = { ours: perCall('ours', 'roundtrip_oneshot', [41], 42) };
-out.instantiate_wasi = { raw: perInstance('raw', true), ours: perInstance('ours', true), go: perInstance('go_add', true) };
-out.instantiate_stubs = { raw: perInstance('raw', false), ours: perInstance('ours', false), go: perInstance('go_add', false) };
+});
+out.roundtrip_oneshot = side({ ours: perCall('ours', 'roundtrip_oneshot', [41], 42) });
+out.instantiate_wasi = side({ raw: perInstance('raw', true), ours: perInstance('ours', true), go: perInstance('go_add', true) });
+out.instantiate_stubs = side({ raw: perInstance('raw', false), ours: perInstance('ours', false), go: perInstance('go_add', false) });
 
 // What each WASI import costs an instantiation: a module that imports that function alone,
 // against a module that imports nothing, each with a new node:wasi (as every instance has).
@@ -137,16 +147,16 @@ for (const m of Object.values(modules)) {
   for (const [name, type] of wasiImports(m.bytes)) signatures.set(name, type);
 }
 const empty = new WebAssembly.Module(importOnly(null));
-const times = (f) => (n) => {
-  for (let i = 0; i < n; i++) f();
-};
-const base = measure(times(() => new WebAssembly.Instance(empty, { wasi_snapshot_preview1: newWasi().wasiImport })));
-out.import_cost = { base };
+const bare = times(() => new WebAssembly.Instance(empty, { wasi_snapshot_preview1: newWasi().wasiImport }));
+out.import_cost = {};
 for (const name of [...names].sort()) {
   const module = new WebAssembly.Module(importOnly({ name, type: signatures.get(name) }));
   const stub = { wasi_snapshot_preview1: { [name]: () => 0 } };
-  const wasi = measure(times(() => new WebAssembly.Instance(module, { wasi_snapshot_preview1: newWasi().wasiImport })));
-  const js = measure(times(() => new WebAssembly.Instance(module, { ...stub, unused: newWasi().wasiImport })));
-  out.import_cost[name] = { wasi: wasi.ns - base.ns, stub: js.ns - base.ns };
+  const t = side({
+    base: bare,
+    wasi: times(() => new WebAssembly.Instance(module, { wasi_snapshot_preview1: newWasi().wasiImport })),
+    js: times(() => new WebAssembly.Instance(module, { ...stub, unused: newWasi().wasiImport })),
+  });
+  out.import_cost[name] = { wasi: t.wasi.ns - t.base.ns, stub: t.js.ns - t.base.ns };
 }
 process.stdout.write(JSON.stringify(out));
