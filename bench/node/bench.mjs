@@ -56,12 +56,15 @@ const times = (f) => (n) => {
   for (let i = 0; i < n; i++) f();
 };
 
-/// `n` calls of export `f` in a loop of its own (compiled apart, so that the call site sees only
-/// `f` and V8 can inline its JS-to-wasm wrapper, as it would in a host's hot loop).
+/// `n` calls of export `f` in a loop of its own: compiled apart (a source text of its own, so
+/// that V8's compilation cache does not hand every loop the same code and feedback), so the
+/// call site sees only `f` and V8 can inline its JS-to-wasm wrapper, as in a host's hot loop.
+let loops = 0;
 function callLoop(f, arity) {
   const call = arity === 2 ? 'acc = f(acc, 1)' : 'acc = f(i & 0xffff)';
+  loops += 1;
   // eslint-disable-next-line no-new-func
-  return new Function('f', `return (n) => { let acc = 0; for (let i = 0; i < n; i++) ${call}; return acc; };`)(f);
+  return new Function('f', `return (n) => { let acc = 0; for (let i = 0; i < n; i++) ${call}; return acc; }; // loop ${loops}`)(f);
 }
 
 const modules = {};

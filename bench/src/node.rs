@@ -64,12 +64,6 @@ impl Node {
         Some(Time { median: t["ns"].as_f64()?, spread: t["spread"].as_f64()? })
     }
 
-    /// Why `figure` has no time for `id` although the guest was there (Go's runtime does not
-    /// start on JS stubs).
-    pub fn error(&self, figure: &str, id: &str) -> Option<&str> {
-        self.0[figure][id]["error"].as_str()
-    }
-
     /// The WASI functions guest `id` imports.
     pub fn imports(&self, id: &str) -> Vec<String> {
         self.0["imports"][id]
