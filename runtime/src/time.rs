@@ -39,7 +39,7 @@ struct Timers {
 /// The executor reads the clock and blocks in `poll_oneoff` only through this, which only
 /// [`Sleep`] refers to: a module that never sleeps links neither, and so does not import WASI's
 /// `clock_time_get` and `poll_oneoff` (every import costs each instantiation: under Node, a
-/// `node:wasi` import costs more than instantiating the whole floor module).
+/// `node:wasi` import costs about as much as instantiating a whole hand-written module).
 struct Clock {
     now: fn() -> Instant,
     sleep: fn(Duration),
