@@ -1,5 +1,7 @@
 //! Handles to background tasks.
 
+use crate::executor::Origin;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,13 +11,27 @@ use std::task::{Context, Poll};
 /// Awaiting it gives the task's output. Dropping it detaches the task, which runs on: like a
 /// goroutine, a task cannot be cancelled from outside. A panic in the task traps the module, so
 /// there is no error case.
-#[must_use = "dropping a JoinHandle detaches the task; call `.detach()` to say so"]
+///
+/// The type is not `#[must_use]`, as tokio's `JoinHandle` is not: `spawn(fut);` is `go f()`,
+/// and the task runs whether or not its handle is kept. [`detach`](Self::detach) says the same
+/// in so many words.
 pub struct JoinHandle<T> {
-    task: Option<async_task::Task<T>>,
+    task: Option<async_task::Task<T, Origin>>,
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("JoinHandle");
+        if let Some(task) = &self.task {
+            let Origin { at, export } = task.metadata();
+            d.field("spawned_at", &format_args!("{at}")).field("export", export);
+        }
+        d.field("finished", &self.is_finished()).finish()
+    }
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: async_task::Task<T>) -> Self {
+    pub(crate) fn new(task: async_task::Task<T, Origin>) -> Self {
         JoinHandle { task: Some(task) }
     }
 
@@ -42,7 +58,9 @@ impl<T> Future for JoinHandle<T> {
                 self.task = None;
                 Poll::Ready(out)
             }
-            None => crate::trap::trap(format_args!("a JoinHandle was polled after it completed")),
+            None => crate::call::trap_poisoning(format_args!(
+                "a JoinHandle was polled after it completed"
+            )),
         }
     }
 }
@@ -57,6 +75,7 @@ impl<T> Drop for JoinHandle<T> {
 
 /// The future of [`yield_now`](crate::yield_now).
 #[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
 pub struct YieldNow(bool);
 
 impl YieldNow {

@@ -1,9 +1,11 @@
 //! Timers on wasip1's monotonic clock.
 //!
-//! A timer only fires while the module is entered: the executor looks at the clock between
-//! tasks, and when nothing is ready it blocks the thread in `poll_oneoff` (what
-//! `std::thread::sleep` does on wasm32-wasip1) until the earliest deadline. Between export
-//! calls nothing runs, so a timer due then fires at the start of the next call that waits.
+//! A timer only fires while the module is entered. The executor looks at the clock when a call
+//! starts to wait, before a call that woke itself (a `yield_now`, say) goes on, every 64 tasks,
+//! and when nothing is ready; then it blocks the thread in `poll_oneoff` (what
+//! `std::thread::sleep` does on wasm32-wasip1) until the earliest deadline. So a call that keeps
+//! yielding cannot hide a due timer. Between export calls nothing runs: a timer due then fires
+//! when the next call waits or yields, and its task runs before that call goes on.
 //!
 //! ```
 //! use std::time::Duration;
@@ -18,6 +20,9 @@
 //! assert_eq!(timeout(Duration::from_secs(1), slow()).await, Ok(7));
 //! assert!(timeout(Duration::from_millis(1), slow()).await.is_err());
 //! # }
+//! # // What an async export does with `run` on wasm, run here on the host.
+//! # wasmexport::__private::initialize();
+//! # wasmexport::__private::call_async("run", run());
 //! ```
 
 use std::cell::RefCell;
@@ -27,6 +32,8 @@ use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+pub use crate::wait::set_max_wait;
 
 /// Armed timers, by deadline; the `u64` tells apart timers with the same deadline.
 struct Timers {
@@ -42,10 +49,10 @@ struct Timers {
 /// `node:wasi` import costs about as much as instantiating a whole hand-written module).
 struct Clock {
     now: fn() -> Instant,
-    sleep: fn(Duration),
+    block_until: fn(Instant),
 }
 
-static CLOCK: Clock = Clock { now: Instant::now, sleep: std::thread::sleep };
+static CLOCK: Clock = Clock { now, block_until: wait_until };
 
 thread_local! {
     static TIMERS: RefCell<Timers> = const {
@@ -79,13 +86,57 @@ pub(crate) fn next_deadline() -> Option<Instant> {
     TIMERS.with(|t| t.borrow().armed.first_key_value().map(|(&(d, _), _)| d))
 }
 
-/// Blocks the thread (in `poll_oneoff` on wasip1) until `deadline`.
+/// Blocks the thread (in `poll_oneoff` on wasip1) until `deadline`, or for at most the cap that
+/// `set_max_wait` set.
 pub(crate) fn block_until(deadline: Instant) {
     // A deadline exists only once a timer was armed, which set the clock.
     let Some(clock) = TIMERS.with(|t| t.borrow().clock) else { return };
-    let now = (clock.now)();
-    if deadline > now {
-        (clock.sleep)(deadline - now);
+    (clock.block_until)(deadline);
+}
+
+/// The real wait, through [`CLOCK`].
+#[cfg(not(test))]
+fn wait_until(deadline: Instant) {
+    crate::wait::block_until(crate::wait::capped(deadline));
+}
+
+/// The monotonic clock.
+#[cfg(not(test))]
+fn now() -> Instant {
+    Instant::now()
+}
+
+#[cfg(test)]
+use fake_clock::{block_until as wait_until, now};
+
+/// The crate's own tests run timers on a clock of their own, one per thread, which they move
+/// by hand, which "blocking" moves to the deadline at once, and which ticks 50 µs per read.
+#[cfg(test)]
+pub(crate) mod fake_clock {
+    use std::cell::Cell;
+    use std::time::{Duration, Instant};
+
+    thread_local! {
+        static NOW: Cell<Option<Instant>> = const { Cell::new(None) };
+    }
+
+    /// Each look at the clock moves it on a little, as real time passes while a call spins.
+    pub(crate) fn now() -> Instant {
+        NOW.with(|n| {
+            let now = n.get().unwrap_or_else(Instant::now);
+            n.set(Some(now + Duration::from_micros(50)));
+            now
+        })
+    }
+
+    pub(crate) fn advance(by: Duration) {
+        NOW.with(|n| n.set(Some(now() + by)));
+    }
+
+    pub(crate) fn block_until(deadline: Instant) {
+        if deadline > now() {
+            NOW.with(|n| n.set(Some(deadline)));
+        }
     }
 }
 
@@ -94,7 +145,7 @@ pub(crate) fn block_until(deadline: Instant) {
 /// The timer runs on the monotonic clock and fires only while the module is entered (see the
 /// [module docs](self)).
 pub fn sleep(duration: Duration) -> Sleep {
-    let now = Instant::now();
+    let now = now();
     // A deadline past what `Instant` can hold is as good as never.
     let deadline =
         now.checked_add(duration).unwrap_or(now + Duration::from_secs(86_400 * 365 * 100));
@@ -122,7 +173,9 @@ impl Sleep {
 
     fn disarm(&mut self) {
         if let Some(key) = self.key.take() {
-            let _ = TIMERS.try_with(|t| t.borrow_mut().armed.remove(&key));
+            let waker = TIMERS.try_with(|t| t.borrow_mut().armed.remove(&key));
+            // Dropped here, after the borrow: a waker's drop is user code, which may use timers.
+            drop(waker);
         }
     }
 }
@@ -131,26 +184,31 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= self.deadline {
+        if now() >= self.deadline {
             self.disarm();
             return Poll::Ready(());
         }
+        // Cloning and dropping wakers is user code, which may use timers itself: neither
+        // happens while the timer table is borrowed.
+        if let Some(key) = self.key
+            && TIMERS.with(|t| t.borrow().armed.get(&key).is_some_and(|w| w.will_wake(cx.waker())))
+        {
+            return Poll::Pending;
+        }
+        let waker = cx.waker().clone();
         let deadline = self.deadline;
-        let key = TIMERS.with(|t| {
+        let key = self.key;
+        let (key, replaced) = TIMERS.with(|t| {
             let mut t = t.borrow_mut();
-            if let Some(key) = self.key
-                && let Some(waker) = t.armed.get_mut(&key)
-            {
-                waker.clone_from(cx.waker());
-                return key;
-            }
-            let key = (deadline, t.next_id);
-            t.next_id += 1;
+            let key = key.unwrap_or_else(|| {
+                t.next_id += 1;
+                (deadline, t.next_id)
+            });
             t.clock = Some(&CLOCK);
-            t.armed.insert(key, cx.waker().clone());
-            key
+            (key, t.armed.insert(key, waker))
         });
         self.key = Some(key);
+        drop(replaced);
         Poll::Pending
     }
 }

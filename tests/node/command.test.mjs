@@ -27,3 +27,14 @@ test('exports trap after main returned, telling the user to build a reactor', ()
   assert.throws(() => g.exports.add(1, 2), WebAssembly.RuntimeError);
   assert.match(g.stderr(), /^wasmexport: export "add" called after the command's main returned: .*build a reactor/);
 });
+
+test('__main_void traps before main runs: only _start runs the constructors and main', () => {
+  let called = false;
+  const g = instantiate(module(commands, 'cmd'), () => ({
+    test: { callback: (x) => { called = true; return x; } },
+  }));
+  // Node's WASI refuses WASI calls before wasi.start: writing the trap's line throws instead.
+  assert.throws(() => g.exports.__main_void());
+  assert.equal(called, false, 'main ran and called the host');
+  assert.equal(g.stdout(), '');
+});

@@ -1,4 +1,4 @@
-//! The executor's behaviours on wasmtime with the `exec` guest.
+//! The executor's guarantees on wasmtime with the `exec` guest.
 
 use std::time::{Duration, Instant};
 use wasmexport_engine_tests::{Guest, engine_with, guest_path, module, reentry_imports};
@@ -135,15 +135,13 @@ fn e7_nesting_depth_is_at_least_half_of_raw_and_1000_deep_works() {
 }
 
 #[test]
-fn e8_panic_in_a_spawned_task_traps_the_running_export_and_poisons() {
+fn e8_panic_in_a_spawned_task_traps_and_poisons() {
     let mut g = exec();
     let err = g.call::<(), i32>("panic_in_task", ()).unwrap_err();
     assert!(is_trap(&err), "{err:?}");
     let stderr = g.stderr();
-    assert!(
-        stderr.starts_with("wasmexport: panic in export \"panic_in_task\": task exploded at "),
-        "{stderr}"
-    );
+    let prefix = task_panic_prefix("lib.rs", "panic_in_task", "panic_in_task");
+    assert!(stderr.starts_with(&format!("{prefix}task exploded at ")), "{stderr}");
     let err = g.call::<(i32, i32), i32>("add", (1, 2)).unwrap_err();
     assert!(is_trap(&err));
     assert!(g.stderr().ends_with(
@@ -174,4 +172,133 @@ fn e10_memory_and_task_count_stay_flat() {
     assert_eq!(g.memory_size(), memory, "linear memory grew");
     assert_eq!(g.call::<(), i64>("live_bytes", ()).unwrap(), live, "live heap bytes grew");
     assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 1);
+}
+
+/// The exact text the guest's panic hook writes for a task started at the line of
+/// `tests/guests/exec/src/FILE` marked `// spawn site: MARK`, by export `export`.
+fn task_panic_prefix(file: &str, mark: &str, export: &str) -> String {
+    let path = wasmexport_engine_tests::root().join("tests/guests/exec/src").join(file);
+    let source = std::fs::read_to_string(path).unwrap();
+    let needle = format!("// spawn site: {mark}");
+    let (line, text) = source.lines().enumerate().find(|(_, l)| l.ends_with(&needle)).unwrap();
+    let column = text.find("spawn(").unwrap() + 1;
+    format!(
+        "wasmexport: panic in a task spawned at exec/src/{file}:{}:{column} by export \"{export}\": ",
+        line + 1
+    )
+}
+
+#[test]
+fn e9_a_call_that_wakes_itself_and_finishes_leaves_nothing_queued() {
+    let mut g = exec();
+    for _ in 0..1000 {
+        assert_eq!(g.call::<(), u32>("self_wake_ready", ()).unwrap(), 1);
+    }
+    let memory = g.memory_size();
+    let live = g.call::<(), i64>("live_bytes", ()).unwrap();
+    for _ in 0..200_000 {
+        g.call::<(), u32>("self_wake_ready", ()).unwrap();
+    }
+    assert_eq!(g.memory_size(), memory, "linear memory grew");
+    assert_eq!(g.call::<(), i64>("live_bytes", ()).unwrap(), live, "live heap bytes grew");
+    // Nothing left behind polls the next call that waits.
+    assert_eq!(g.call::<(), u32>("polls_while_waiting", ()).unwrap(), 2);
+}
+
+#[test]
+fn e9_a_futures_unordered_call_leaves_no_extra_poll_behind() {
+    let mut g = exec();
+    // One child of a `FuturesUnordered` completes the other: the call wakes itself and finishes.
+    assert_eq!(g.call::<(), u32>("futures_unordered", ()).unwrap(), 3);
+    assert_eq!(g.call::<(), u32>("polls_while_waiting", ()).unwrap(), 2);
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 1);
+}
+
+#[test]
+fn e9_a_stale_waker_does_not_poll_a_later_call() {
+    let mut g = exec();
+    // A waker kept from a finished call, fired during a later call at the same level.
+    assert_eq!(g.call::<(), u32>("keep_waker", ()).unwrap(), 1);
+    assert_eq!(g.call::<(), u32>("polls_with_stale_wake", ()).unwrap(), 2);
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 1);
+}
+
+#[test]
+fn e1_an_async_export_done_in_its_first_poll_allocates_nothing() {
+    let mut g = exec();
+    g.call::<(), u32>("self_wake_ready", ()).unwrap(); // warm-up
+    let before = g.call::<(), u64>("allocs", ()).unwrap();
+    for _ in 0..1000 {
+        assert_eq!(g.call::<(), u32>("self_wake_ready", ()).unwrap(), 1);
+        assert_eq!(g.call::<(), u32>("keep_waker", ()).unwrap(), 1);
+    }
+    let after = g.call::<(), u64>("allocs", ()).unwrap();
+    assert_eq!(after, before, "{} allocations in 2,000 calls", after - before);
+}
+
+/// An engine whose calls trap once `secs` seconds have passed (epoch interruption), so that a
+/// call that would spin forever fails the test instead of hanging it.
+fn exec_with_deadline(secs: u64) -> Guest {
+    let engine = engine_with(|c| {
+        c.epoch_interruption(true);
+    });
+    let module = Module::from_file(&engine, guest_path("exec")).unwrap();
+    let mut g = Guest::with_imports(&engine, &module, reentry_imports).unwrap();
+    g.store.set_epoch_deadline(1);
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(secs));
+        engine.increment_epoch();
+    });
+    g.call::<(), ()>("_initialize", ()).unwrap();
+    g
+}
+
+#[test]
+fn e5_a_call_that_keeps_yielding_does_not_starve_timers() {
+    let mut g = exec_with_deadline(20);
+    let start = Instant::now();
+    assert_eq!(g.call::<u32, i32>("yield_until_timer", 20).expect("the call spun forever"), 7);
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(20), "returned early: {took:?}");
+    assert!(took < Duration::from_secs(5), "far too late: {took:?}");
+}
+
+#[test]
+fn e5_a_timer_due_between_calls_runs_before_a_yield_resumes() {
+    let mut g = exec();
+    g.call::<u32, ()>("arm_timer", 5).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(g.call::<(), i32>("yield_sees_timer", ()).unwrap(), 1);
+    // Not yet due: the yield does not wait for it.
+    g.call::<u32, ()>("arm_timer", 60_000).unwrap();
+    assert_eq!(g.call::<(), i32>("yield_sees_timer", ()).unwrap(), 0);
+}
+
+#[test]
+fn e9_wakers_that_use_the_runtime_in_clone_wake_and_drop() {
+    let mut g = exec();
+    let tasks = g.call::<(), u32>("meddling_wakers", ());
+    assert!(tasks.is_ok(), "{tasks:?}\n{}", g.stderr());
+    assert_eq!(g.stderr(), "");
+    // The meddlers' own spawned tasks run during the next call that waits.
+    g.call::<(i32, i32), i32>("async_add", (1, 2)).unwrap();
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 1);
+}
+
+#[test]
+fn e8_a_task_panic_names_where_the_task_was_spawned_and_by_which_export() {
+    let mut g = exec();
+    g.call::<(), ()>("spawn_panicker", ()).unwrap();
+    let err = g.call::<u32, ()>("sleep_ms", 1).unwrap_err();
+    assert!(is_trap(&err), "{err:?}");
+    let stderr = g.stderr();
+    let prefix = task_panic_prefix("guarantees.rs", "spawn_panicker", "spawn_panicker");
+    assert!(stderr.starts_with(&format!("{prefix}boom at exec/src/guarantees.rs:")), "{stderr}");
+
+    // A task started by a task names the export that started the first one.
+    let mut g = exec();
+    g.call::<(), ()>("spawn_spawner", ()).unwrap();
+    assert!(g.call::<u32, ()>("sleep_ms", 1).is_err());
+    let prefix = task_panic_prefix("guarantees.rs", "spawn_spawner", "spawn_spawner");
+    assert!(g.stderr().starts_with(&format!("{prefix}deep at ")), "{}", g.stderr());
 }

@@ -1,4 +1,4 @@
-//! A soak and a storm, for correctness and flat memory (their timings are figures in
+//! Soaks and storms, for correctness and flat memory (their timings are figures in
 //! `cargo xtask bench`, not assertions here).
 
 use wasmexport_engine_tests::{Guest, module, reentry_imports};
@@ -72,4 +72,27 @@ fn one_call_spawns_and_awaits_100000_tasks() {
     assert_eq!(g.call::<u32, u32>("spawn_many", n).unwrap(), sum);
     assert_eq!(g.memory_size(), before);
     assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 1);
+}
+
+#[test]
+fn a_million_calls_of_futures_patterns_leave_memory_flat() {
+    // `mix` runs one of: `FuturesUnordered` whose children complete each other, `join!`,
+    // `select!`, a `futures::channel` oneshot and mpsc, `async-channel`, self-waking futures.
+    let mut g = exec();
+    const CALLS: u32 = 1_000_000;
+    for i in 0..1_000 {
+        assert_eq!(g.call::<u32, u32>("mix", i).unwrap(), i % 6 + 1);
+    }
+    let settled = footprint(&mut g);
+    // Looked up once: a lookup by name per call would be most of this test's time.
+    let mix = g.instance.get_typed_func::<u32, u32>(&mut g.store, "mix").unwrap();
+    for i in 1_000..CALLS {
+        assert_eq!(mix.call(&mut g.store, i).unwrap(), i % 6 + 1);
+        if i.is_multiple_of(100_000) {
+            assert_eq!(footprint(&mut g), settled, "after {i} calls (memory, live bytes, tasks)");
+        }
+    }
+    assert_eq!(footprint(&mut g), settled, "after {CALLS} calls (memory, live bytes, tasks)");
+    // A call that waits is still polled once at the start and once per wake.
+    assert_eq!(g.call::<(), u32>("polls_while_waiting", ()).unwrap(), 2);
 }

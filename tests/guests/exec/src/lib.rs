@@ -1,4 +1,5 @@
-//! The executor's behaviours, one export each, driven by tests/engine/tests/executor.rs.
+//! The executor's behaviours, one export each, driven by tests/engine/tests/executor.rs and
+//! soak.rs and by tests/node/executor.test.mjs.
 
 use futures::channel::{mpsc, oneshot};
 use futures::{SinkExt, StreamExt};
@@ -7,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use wasmexport::time::{sleep, timeout};
 use wasmexport::{JoinHandle, spawn, task_count, wasmexport, wasmimport, yield_now};
@@ -266,6 +267,7 @@ async fn nested_wakes_outer() -> i32 {
 #[wasmexport]
 async fn panic_in_task() -> i32 {
     spawn(async {
+        // spawn site: panic_in_task
         yield_now().await;
         if COUNTER.get() >= 0 {
             panic!("task exploded");
@@ -313,8 +315,22 @@ impl<F: Future> Future for CountPolls<F> {
 /// future was polled (2 if the executor polls only after a wake-up).
 #[wasmexport]
 async fn polls_while_waiting() -> u32 {
+    polls_waiting(false).await
+}
+
+/// The same, but the task first fires the waker that `keep_waker` kept from its (finished)
+/// call: a stale wake, which must not poll this call.
+#[wasmexport]
+async fn polls_with_stale_wake() -> u32 {
+    polls_waiting(true).await
+}
+
+async fn polls_waiting(fire_kept: bool) -> u32 {
     let (tx, rx) = oneshot::channel::<u32>();
     spawn(async move {
+        if fire_kept && let Some(waker) = KEPT.take() {
+            waker.wake();
+        }
         for _ in 0..20 {
             yield_now().await;
         }
@@ -349,3 +365,10 @@ async fn spawn_many(n: u32) -> u32 {
     }
     sum
 }
+
+thread_local! {
+    /// A waker kept from a finished call (by `keep_waker`).
+    static KEPT: RefCell<Option<Waker>> = const { RefCell::new(None) };
+}
+
+mod guarantees;
