@@ -386,7 +386,7 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
                     match time::next_deadline() {
                         // Nothing is ready but a timer is armed: block in poll_oneoff until
                         // it is due.
-                        Some(deadline) => time::block_until(crate::wait::capped(deadline)),
+                        Some(deadline) => time::block_until(deadline),
                         // Nothing is ready and no timer can ever wake anything: deadlock.
                         None => crate::call::deadlock(export),
                     }

