@@ -43,7 +43,10 @@ fn figures(c: &mut Criterion) {
 
     let tasks: Vec<_> =
         [("wasmexport", gs.ours.as_path())].into_iter().chain(go(&gs.go_tasks)).collect();
-    calls::<i32, i32>(c, "roundtrip", "roundtrip", &tasks, 41);
+    let roundtrip: Vec<_> =
+        [("floor", gs.floor_tasks.as_path())].into_iter().chain(tasks.clone()).collect();
+    calls::<i32, i32>(c, "roundtrip", "roundtrip", &roundtrip, 41);
+    calls::<i32, i32>(c, "roundtrip_oneshot", "roundtrip_oneshot", &tasks[..1], 41);
     calls::<i32, i32>(c, "spawn_1000", "spawn_many", &tasks, 1000);
 
     let engine = engine();
@@ -54,7 +57,7 @@ fn figures(c: &mut Criterion) {
     }
     g.finish();
 
-    // A call's cost with 100,000 tasks parked, against none (issue 8's figure).
+    // A call's cost with 100,000 tasks parked, against none (the README's parked-tasks figure).
     let pre = prepare(&engine, &gs.ours).expect("module");
     let mut g = c.benchmark_group("add_with_parked");
     for parked in [0, 100_000] {

@@ -1,5 +1,7 @@
-//! The guests `cargo xtask bench` compares, built on demand: the raw `extern "C"` floor and the
+//! The guests `cargo xtask bench` compares, built on demand: the hand-written floors and the
 //! wasmexport guest from `tests/guests`, and Go `//go:wasmexport` reactors from `bench/go`.
+
+pub mod node;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +15,9 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 pub struct Guests {
     /// Hand-written `#[unsafe(no_mangle)] extern "C"` exports: the floor.
     pub raw: PathBuf,
+    /// The floor for a background-task round trip: a hand-written cooperative handoff with no
+    /// runtime crate (tests/guests/floor_tasks).
+    pub floor_tasks: PathBuf,
     /// `#[wasmexport]` exports (tests/guests/bench).
     pub ours: PathBuf,
     /// The smallest reactors, `add` alone: raw and ours (tests/guests/add_only), in the default
@@ -53,6 +58,7 @@ pub fn guests() -> &'static Guests {
         let [go_add, go_tasks, go_add_stripped] = go.map_or([None, None, None], |g| g.map(Some));
         Guests {
             raw: dir.join("raw.wasm"),
+            floor_tasks: dir.join("floor_tasks.wasm"),
             ours: dir.join("bench.wasm"),
             sizes: Sizes {
                 ours: dir.join("add_only.wasm"),

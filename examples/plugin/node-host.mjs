@@ -1,5 +1,8 @@
 // The request filter plugin under Node's node:wasi: the same imports as the wasmtime host
-// (host.config, host.lookup through the plugin's own cache, host.log).
+// (host.config, host.lookup through the plugin's own cache, host.log). The plugin's
+// `on_request(request: &str)`, `cache_get(client: &str)` and imports taking `&str` each see a
+// string as two i32s, pointer then length: the host writes the request's UTF-8 bytes into a
+// buffer from the plugin's `alloc` export and passes its pointer and length.
 //
 //   node examples/plugin/node-host.mjs target/wasm/wasm32-wasip1/release/plugin.wasm
 import { WASI } from 'node:wasi';

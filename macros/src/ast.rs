@@ -4,6 +4,7 @@
 //! report every problem with its own span instead of stopping at the first syn parse error.
 
 use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::{Ident, ItemFn, LitStr, Token};
@@ -16,23 +17,81 @@ pub struct Name {
     pub explicit: bool,
 }
 
-/// `#[wasmexport]`, `#[wasmexport(name)]` or `#[wasmexport("any string")]`.
+/// `crate = path`: where the runtime crate is, for a renamed dependency
+/// (`we = { package = "wasmexport", .. }`); `::wasmexport` when absent.
+pub struct CratePath(pub Option<syn::Path>);
+
+impl CratePath {
+    /// The path generated code reaches the runtime through.
+    pub fn path(&self) -> TokenStream {
+        match &self.0 {
+            Some(path) => path.to_token_stream(),
+            None => quote!(::wasmexport),
+        }
+    }
+
+    /// If the input is at `crate = path`, parses it (and a trailing comma) into `self`.
+    fn parse_if_next(&mut self, input: ParseStream) -> syn::Result<bool> {
+        if !(input.peek(Token![crate]) && input.peek2(Token![=])) {
+            return Ok(false);
+        }
+        let key: Token![crate] = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let path = input.call(syn::Path::parse_mod_style)?;
+        if self.0.is_some() {
+            return Err(syn::Error::new(key.span, "`crate` is given twice"));
+        }
+        self.0 = Some(path);
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+        Ok(true)
+    }
+}
+
+/// The arguments of `#[wasmexport::init]`, `#[wasmexport::main]` and the derive's
+/// `#[host_layout(..)]`: `crate = path` only.
+pub struct CrateOnly(pub CratePath);
+
+impl Parse for CrateOnly {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut krate = CratePath(None);
+        if !input.is_empty() && !krate.parse_if_next(input)? || !input.is_empty() {
+            return Err(
+                input.error("the only argument is `crate = path` (for a renamed dependency)")
+            );
+        }
+        Ok(CrateOnly(krate))
+    }
+}
+
+/// `#[wasmexport]`, `#[wasmexport(name)]` or `#[wasmexport("any string")]`, each optionally
+/// with `crate = path`.
 pub struct ExportArgs {
     pub name: Option<Name>,
+    pub krate: CratePath,
 }
 
 impl Parse for ExportArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        if input.is_empty() {
-            return Ok(ExportArgs { name: None });
+        let mut args = ExportArgs { name: None, krate: CratePath(None) };
+        while !input.is_empty() {
+            if args.krate.parse_if_next(input)? {
+                continue;
+            }
+            if args.name.is_some() {
+                return Err(input.error(
+                    "expected one export name: #[wasmexport], #[wasmexport(name)] or #[wasmexport(\"name\")]",
+                ));
+            }
+            args.name = Some(parse_name(input)?);
+            if !input.is_empty() && input.parse::<Token![,]>().is_err() {
+                return Err(input.error(
+                    "expected one export name: #[wasmexport], #[wasmexport(name)] or #[wasmexport(\"name\")]",
+                ));
+            }
         }
-        let name = parse_name(input)?;
-        if !input.is_empty() {
-            return Err(input.error(
-                "expected one export name: #[wasmexport], #[wasmexport(name)] or #[wasmexport(\"name\")]",
-            ));
-        }
-        Ok(ExportArgs { name: Some(name) })
+        Ok(args)
     }
 }
 
@@ -50,19 +109,23 @@ pub fn parse_name(input: ParseStream) -> syn::Result<Name> {
     }
 }
 
-/// `#[wasmimport(module = "m", name = "n")]`: both optional in the syntax, `module` required by
-/// validation so that its error has a span.
+/// `#[wasmimport(module = "m", name = "n", crate = path)]`: all optional in the syntax, `module`
+/// required by validation so that its error has a span.
 pub struct ImportArgs {
     pub module: Option<Name>,
     pub name: Option<Name>,
+    pub krate: CratePath,
     pub span: Span,
 }
 
 impl Parse for ImportArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let span = input.span();
-        let mut args = ImportArgs { module: None, name: None, span };
+        let mut args = ImportArgs { module: None, name: None, krate: CratePath(None), span };
         while !input.is_empty() {
+            if args.krate.parse_if_next(input)? {
+                continue;
+            }
             let key = input.call(Ident::parse_any)?;
             input.parse::<Token![=]>()?;
             let value = parse_name(input)?;
@@ -72,7 +135,7 @@ impl Parse for ImportArgs {
                 _ => {
                     return Err(syn::Error::new(
                         key.span(),
-                        "unknown argument: expected `module = \"...\"` or `name = \"...\"`",
+                        "unknown argument: expected `module = \"...\"`, `name = \"...\"` or `crate = path`",
                     ));
                 }
             };
@@ -112,13 +175,17 @@ pub fn parse_item(tokens: TokenStream) -> Item {
 /// Where the fn stands, as far as the macro can tell from the source file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Enclosing {
-    /// At module level, in a fn body, or unknown (generated by another macro).
+    /// Not found in the source: generated by another macro, or no source to read.
     #[default]
-    FreeOrUnknown,
+    Unknown,
+    /// At module level or in a fn body.
+    Free,
     /// Directly inside an `impl` block.
     Impl,
     /// Directly inside a `trait` block.
     Trait,
+    /// Directly inside an `extern` block.
+    Extern,
 }
 
 /// What the proc-macro entry knows that the token-level core cannot see.

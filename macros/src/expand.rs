@@ -1,21 +1,25 @@
 //! Expansion: the user's item, unchanged, plus a shim that reaches the runtime only through
-//! `::wasmexport::__private`. Every entry here takes and returns `proc_macro2` tokens, so the
-//! whole macro can be driven outside the compiler (fuzzing, unit tests).
+//! `::wasmexport::__private` (or the `crate = path` given). Every entry here takes and returns
+//! `proc_macro2` tokens, so the whole macro can be driven outside the compiler (fuzzing, unit
+//! tests).
 
-use crate::ast::{self, Context, ExportArgs, ImportArgs};
+use crate::ast::{self, Context, Enclosing, ExportArgs, ImportArgs, Item};
+use crate::types::{self, Lowering, Param};
 use crate::valid::{self, Export, Import};
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::Type;
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 /// `#[wasmexport(attr)] item`.
 pub fn wasmexport(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
     let args = syn::parse2::<ExportArgs>(attr);
+    let krate = args.as_ref().ok().map(|a| a.krate.path());
     let item = ast::parse_item(item);
     match valid::export(args, &item, ctx) {
         Ok(export) => export_shim(&export, ctx),
-        Err(e) => with_errors(valid::passthrough(&item, ctx), e),
+        Err(e) => rejected(&item, ctx, e, krate),
     }
 }
 
@@ -23,13 +27,15 @@ pub fn wasmexport(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenSt
 pub fn init(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
     let item = ast::parse_item(item);
     match valid::init(attr, &item, ctx) {
-        Ok(func) => {
+        Ok((func, krate)) => {
             let ident = &func.sig.ident;
+            let deps = direct_dependencies();
             quote! {
                 #func
-                ::wasmexport::__private::inventory::submit! {
-                    ::wasmexport::__private::InitHook {
+                #krate::__private::inventory::submit! {
+                    #krate::__private::InitHook {
                         run: #ident,
+                        deps: &[#(#deps),*],
                         module: ::core::module_path!(),
                         file: ::core::file!(),
                         line: ::core::line!(),
@@ -38,8 +44,32 @@ pub fn init(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
                 }
             }
         }
-        Err(e) => with_errors(valid::passthrough(&item, ctx), e),
+        Err(e) => rejected(&item, ctx, e, None),
     }
+}
+
+/// The crates that the crate being compiled uses directly: the names of rustc's `--extern`
+/// options, one per dependency when Cargo runs rustc (a proc macro runs inside rustc). The
+/// runtime orders init hooks by them. Neither rustc nor Cargo offers this to a macro in another
+/// way; outside rustc (fuzzing, unit tests) the list is whatever the process's arguments give.
+fn direct_dependencies() -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut args = std::env::args();
+    while let Some(arg) = args.next() {
+        let spec = if arg == "--extern" {
+            args.next()
+        } else {
+            arg.strip_prefix("--extern=").map(str::to_owned)
+        };
+        // `[modifiers:]name[=path]`.
+        let Some(spec) = spec else { continue };
+        let name = spec.split('=').next().unwrap_or_default();
+        let name = name.rsplit(':').next().unwrap_or_default();
+        if !name.is_empty() && !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
 }
 
 /// The const that `#[wasmexport::main]` defines at the crate root and that every
@@ -50,15 +80,15 @@ const MAIN_MARKER: &str = "__add_wasmexport_main_to_fn_main";
 pub fn main(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
     let item = ast::parse_item(item);
     match valid::main(attr, &item, ctx) {
-        Ok(func) => {
+        Ok((func, krate)) => {
             let syn::ItemFn { attrs, vis, sig, block } = &func;
             let output = &sig.output;
             let marker = format_ident!("{MAIN_MARKER}");
             quote! {
                 #(#attrs)*
                 #vis fn main() #output {
-                    ::wasmexport::__private::command_feature!();
-                    ::wasmexport::__private::run_main(async move #block)
+                    #krate::__private::command_feature!();
+                    #krate::__private::run_main(async move #block)
                 }
 
                 #[doc(hidden)]
@@ -66,52 +96,184 @@ pub fn main(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
                 const #marker: () = ();
             }
         }
-        Err(e) => with_errors(valid::passthrough(&item, ctx), e),
+        Err(e) => rejected(&item, ctx, e, None),
     }
 }
 
 /// `#[wasmimport(module = "m", name = "n")] fn f(..) -> R;`.
 pub fn wasmimport(attr: TokenStream, item: TokenStream, ctx: Context) -> TokenStream {
     let args = syn::parse2::<ImportArgs>(attr);
+    let krate = args.as_ref().ok().map(|a| a.krate.path());
     let item = ast::parse_item(item);
-    match valid::import(args, &item) {
+    match valid::import(args, &item, ctx) {
         Ok(import) => import_wrapper(&import),
-        Err(e) => with_errors(valid::passthrough(&item, ctx), e),
+        Err(e) => rejected(&item, ctx, e, krate),
     }
 }
 
-fn with_errors(item: TokenStream, e: syn::Error) -> TokenStream {
+/// A rejected item: the item again (see `valid::passthrough`), the errors, and, if the crate
+/// path is known, the trait checks of the types that passed the spelling checks, so that one
+/// build reports every problem (`fn f(a: u8, s: S)` reports `u8` and `S` at once).
+fn rejected(item: &Item, ctx: Context, e: syn::Error, krate: Option<TokenStream>) -> TokenStream {
+    let checks = krate.map(|krate| type_checks(item, ctx, &krate)).unwrap_or_default();
     let errors = e.to_compile_error();
-    quote!(#item #errors)
+    let item = valid::passthrough(item, ctx);
+    quote!(#item #errors #checks)
 }
 
-/// `<T as WasmType>::Abi`, and the conversions below, spanned on the user's type so that the
-/// trait's `#[diagnostic::on_unimplemented]` message points at it, once (A6).
-fn abi(ty: &Type) -> TokenStream {
-    quote_spanned!(ty.span()=> <#ty as ::wasmexport::__private::WasmType>::Abi)
+/// The trait checks the shim would make, for a fn without one: spelled exactly as in the shim,
+/// so that each unsupported type gets the same error. Only where the types can be named next
+/// to the item: a free, non-generic fn, and types that do not mention `Self` or `impl Trait`.
+fn type_checks(item: &Item, ctx: Context, krate: &TokenStream) -> TokenStream {
+    let sig = match item {
+        Item::Fn(f) => &f.sig,
+        Item::Decl(d) => &d.sig,
+        Item::Other(_) => return TokenStream::new(),
+    };
+    let generic = !sig.generics.params.is_empty() || sig.generics.where_clause.is_some();
+    // Only where the fn is known to be free: a `const _` item is not valid in an `impl`, a
+    // `trait` or an `extern` block, and a fn another macro generated may stand in one. A
+    // bodiless fn at module level (a rejected `#[wasmimport]`) is not in syn's file tree as a
+    // fn, so it is unknown there: it can only stand in a module, or the file would not parse.
+    let free = match ctx.enclosing {
+        Enclosing::Free => true,
+        Enclosing::Unknown => matches!(item, Item::Decl(_)),
+        Enclosing::Impl | Enclosing::Trait | Enclosing::Extern => false,
+    };
+    if generic || !free {
+        return TokenStream::new();
+    }
+    let params = types::params(sig, &mut Vec::new());
+    let mut checks: Vec<_> = params
+        .iter()
+        .filter(|p| p.spelled_ok && types::nameable(&p.ty))
+        .map(|p| {
+            let cfgs = &p.cfgs;
+            match p.lowering {
+                Lowering::Value => {
+                    let abi = abi(krate, &p.ty);
+                    quote!(#(#cfgs)* let _: ::core::option::Option<#abi>;)
+                }
+                Lowering::Slice => {
+                    let slice = slice(krate, &p.ty);
+                    quote!(#(#cfgs)* let _ = #slice::MUTABLE;)
+                }
+            }
+        })
+        .collect();
+    if let Some(ty) = types::result_type(&sig.output)
+        && types::check_result(&ty).is_ok()
+        && types::nameable(&ty)
+    {
+        let check = result_abi(krate, &ty);
+        checks.push(quote!(let _: ::core::option::Option<#check>;));
+    }
+    if checks.is_empty() {
+        return TokenStream::new();
+    }
+    let check_fn = Ident::new("check_types", Span::mixed_site());
+    quote! {
+        const _: () = {
+            #[allow(dead_code)]
+            fn #check_fn() { #(#checks)* }
+        };
+    }
 }
 
-fn from_abi(ty: &Type, value: TokenStream) -> TokenStream {
-    quote_spanned!(ty.span()=> <#ty as ::wasmexport::__private::WasmType>::from_abi(#value))
+/// `<T as WasmType>::Abi`, and the conversions below, spanned on the user's type (a pointer's
+/// pointee) so that the traits' `#[diagnostic::on_unimplemented]` messages point at it, once.
+fn abi(krate: &TokenStream, ty: &Type) -> TokenStream {
+    quote_spanned!(types::error_span(ty)=> <#ty as #krate::__private::WasmType>::Abi)
 }
 
-fn into_abi(ty: &Type, value: TokenStream) -> TokenStream {
-    quote_spanned!(ty.span()=> <#ty as ::wasmexport::__private::WasmType>::into_abi(#value))
+fn from_abi(krate: &TokenStream, ty: &Type, value: TokenStream) -> TokenStream {
+    quote_spanned!(types::error_span(ty)=> <#ty as #krate::__private::WasmType>::from_abi(#value))
+}
+
+fn into_abi(krate: &TokenStream, ty: &Type, value: TokenStream) -> TokenStream {
+    quote_spanned!(types::error_span(ty)=> <#ty as #krate::__private::WasmType>::into_abi(#value))
+}
+
+/// `<T as WasmSlice>`, for `&str`, `&[u8]` and `&mut [u8]` parameters.
+fn slice(krate: &TokenStream, ty: &Type) -> TokenStream {
+    quote_spanned!(ty.span()=> <#ty as #krate::__private::WasmSlice>)
+}
+
+fn result_abi(krate: &TokenStream, ty: &Type) -> TokenStream {
+    quote_spanned!(types::error_span(ty)=> <#ty as #krate::__private::WasmResult>::Abi)
+}
+
+/// A generated local or item name: mixed-site hygiene keeps it apart from every name the user
+/// writes (a parameter called `arg0` or a fn called `call` cannot capture or shadow it).
+fn hygienic(name: String) -> Ident {
+    Ident::new(&name, Span::mixed_site())
+}
+
+/// As [`hygienic`], located at `ty`, where an error about it belongs.
+fn hygienic_at(name: String, ty: &Type) -> Ident {
+    Ident::new(&name, Span::mixed_site().located_at(types::error_span(ty)))
+}
+
+/// The wasm parameters of one Rust parameter, named by `name(suffix)`: one, or pointer and
+/// length for a slice.
+fn abi_params(
+    krate: &TokenStream,
+    p: &Param,
+    name: impl Fn(&str) -> Ident,
+) -> (Vec<Ident>, Vec<TokenStream>) {
+    match p.lowering {
+        Lowering::Value => (vec![name("")], vec![abi(krate, &p.ty)]),
+        Lowering::Slice => (
+            vec![name("_ptr"), name("_len")],
+            vec![quote!(*mut ::core::primitive::u8), quote!(::core::primitive::usize)],
+        ),
+    }
 }
 
 fn export_shim(export: &Export, ctx: Context) -> TokenStream {
-    let Export { name, func, params, ret } = export;
+    let Export { name, func, params, ret, krate } = export;
     let sig = &func.sig;
     let ident = &sig.ident;
-    // Spanned on the types too: rustc checks each binding's type at the binding's span.
-    let args: Vec<_> = params
-        .iter()
-        .enumerate()
-        .map(|(i, ty)| format_ident!("__wasmexport_arg{i}", span = ty.span()))
-        .collect();
-    let abi_params = params.iter().map(abi);
-    let converted = params.iter().zip(&args).map(|(ty, arg)| from_abi(ty, quote!(#arg)));
-    let mut call = quote!(#ident(#(#converted),*));
+    let mut shim_params = Vec::new();
+    let mut checks = Vec::new();
+    let mut args = Vec::new();
+    let mut raw_slices = Vec::new();
+    // The shim's names are the fn's name plus a suffix, so never the fn's name, the one value
+    // the shim's body names. They keep the call site's hygiene, located at the parameter's
+    // type: rustc checks a binding's type at the binding, and this way an error about the type
+    // is reported once, where the user wrote it.
+    let base = ident.unraw();
+    for (i, p) in params.iter().enumerate() {
+        let cfgs = &p.cfgs;
+        let at = types::error_span(&p.ty);
+        let local = |suffix: &str| Ident::new(&format!("{base}_arg{i}{suffix}"), at);
+        let (names, tys) = abi_params(krate, p, local);
+        shim_params.extend(names.iter().zip(&tys).map(|(n, t)| quote!(#(#cfgs)* #n: #t)));
+        match p.lowering {
+            Lowering::Value => {
+                let arg = from_abi(krate, &p.ty, names[0].to_token_stream());
+                args.push(quote!(#(#cfgs)* #arg));
+            }
+            Lowering::Slice => {
+                let (label, ptr, len) = (&p.label, &names[0], &names[1]);
+                let arg = local("");
+                let slice = slice(krate, &p.ty);
+                checks.push(quote! {
+                    #(#cfgs)*
+                    // SAFETY: the host lends these bytes to the call, as any buffer it passes
+                    // (the contract of a slice parameter); `from_raw` checks null, bounds and
+                    // UTF-8, and `disjoint` (called first) that no `&mut [u8]` aliases another.
+                    let #arg = unsafe { #slice::from_raw(#name, #label, #ptr, #len) };
+                });
+                raw_slices.push(quote!(#(#cfgs)* (#label, #ptr, #len, #slice::MUTABLE)));
+                args.push(quote!(#(#cfgs)* #arg));
+            }
+        }
+    }
+    if raw_slices.len() > 1 {
+        checks.insert(0, quote!(#krate::__private::disjoint(#name, &[#(#raw_slices),*]);));
+    }
+    let mut call = quote!(#ident(#(#args),*));
     if sig.unsafety.is_some() {
         // SAFETY (of the generated code): the export's contract is the host's to uphold,
         // exactly as for a hand-written `unsafe extern "C"` export.
@@ -122,17 +284,49 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
     }
     let (abi_ret, body) = match ret {
         Some(ty) => {
-            let abi = abi(ty);
-            (quote!(-> #abi), into_abi(ty, call))
+            let abi = result_abi(krate, ty);
+            let body = quote_spanned!(types::error_span(ty)=>
+                <#ty as #krate::__private::WasmResult>::into_abi(#call));
+            (quote!(-> #abi), body)
         }
         None => (TokenStream::new(), call),
     };
     let run = if sig.asyncness.is_some() {
-        quote!(::wasmexport::__private::call_async(#name, async move { #body }))
+        // The shim checks the arguments and the entry, then builds and runs the future in a
+        // fn of its own, so that the shim needs no stack frame: the entry check then runs
+        // before anything touches the linear-memory stack, which an earlier trap may have
+        // left unusable. The fn takes the arguments as the user's fn does.
+        let values: Vec<Ident> = (0..params.len()).map(|i| hygienic(format!("value{i}"))).collect();
+        let run_params = params.iter().zip(&values).map(|(p, v)| {
+            let (cfgs, ty) = (&p.cfgs, &p.ty);
+            quote!(#(#cfgs)* #v: #ty)
+        });
+        let run_args = params.iter().zip(&values).map(|(p, v)| {
+            let cfgs = &p.cfgs;
+            quote!(#(#cfgs)* #v)
+        });
+        let mut call = quote!(#ident(#(#run_args),*));
+        if sig.unsafety.is_some() {
+            call = quote!(unsafe { #call });
+        }
+        let body = match ret {
+            Some(ty) => quote_spanned!(types::error_span(ty)=>
+                <#ty as #krate::__private::WasmResult>::into_abi(#call.await)),
+            None => quote!(#call.await),
+        };
+        let (run_fn, entered) = (hygienic("run".into()), hygienic("entered".into()));
+        quote! {
+            #[inline(never)]
+            fn #run_fn(#(#run_params),*) #abi_ret {
+                #krate::__private::block_on(#name, async move { #body })
+            }
+            let #entered = #krate::__private::AsyncCall::enter(#name);
+            #run_fn(#(#args),*)
+        }
     } else {
-        quote!(::wasmexport::__private::call_sync(#name, move || #body))
+        quote!(#krate::__private::call_sync(#name, move || #body))
     };
-    // M4: a wasm command's exports run only while `_start` runs `main` on the executor, so a
+    // A wasm command's exports run only while `_start` runs `main` on the executor, so a
     // bin must mark its main; without it this reference fails to resolve, naming the fix.
     let needs_main = if ctx.in_bin {
         let marker = format_ident!("{MAIN_MARKER}", span = ident.span());
@@ -140,13 +334,36 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
     } else {
         TokenStream::new()
     };
+    // Named after the fn, so never the fn's own name: a user fn called `f_wasmexport_shim`
+    // elsewhere is outside this block, and the only value this block names is the user's fn.
+    let shim = format_ident!("{}_wasmexport_shim", ident.unraw(), span = Span::mixed_site());
+    // Where the source did not show the fn (another macro generated it), the shim goes into a
+    // const named after the rule: inside an `impl` or `trait`, rustc's error then names it.
+    let (guard, guard_use) = if ctx.enclosing == Enclosing::Unknown {
+        let guard = format_ident!(
+            "__wasmexport_only_free_functions_can_be_exported_{}",
+            ident.unraw(),
+            span = ident.span()
+        );
+        let guard_use = quote!(const _: () = #guard;);
+        (quote!(#[allow(non_upper_case_globals, dead_code)] const #guard), guard_use)
+    } else {
+        (quote!(const _), TokenStream::new())
+    };
     quote! {
         #func
         #needs_main
-        const _: () = {
+        #guard: () = {
+            #guard_use
             #[doc(hidden)]
-            #[unsafe(export_name = #name)]
-            extern "C" fn __wasmexport_shim(#(#args: #abi_params),*) #abi_ret {
+            // On other targets the fn is a plain Rust fn: a C symbol named after the export
+            // (`write`, say) would replace the platform's own.
+            #[cfg_attr(target_family = "wasm", unsafe(export_name = #name))]
+            #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+            extern "C" fn #shim(#(#shim_params),*) #abi_ret {
+                // Arguments are checked before the call enters the runtime: a refused argument
+                // traps without touching the instance's state, so the next call runs normally.
+                #(#checks)*
                 #run
             }
         };
@@ -154,53 +371,89 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
 }
 
 fn import_wrapper(import: &Import) -> TokenStream {
-    let Import { module, name, decl, params, ret } = import;
+    let Import { module, name, decl, params, ret, krate } = import;
     let attrs = &decl.attrs;
     let sig = &decl.sig;
     let ident = &sig.ident;
-    // The wrapper's parameters keep the user's patterns (`mut x` included); everything else
-    // names them by their ident (validation allows plain names only).
-    let pats: Vec<_> = params.iter().map(|(p, _)| p).collect();
-    let names: Vec<TokenStream> = pats
-        .iter()
-        .map(|pat| match pat {
-            syn::Pat::Ident(p) => p.ident.to_token_stream(),
-            other => other.to_token_stream(),
-        })
-        .collect();
-    let tys: Vec<_> = params.iter().map(|(_, t)| t).collect();
-    let abi_params = tys.iter().map(|ty| abi(ty));
-    let converted = names.iter().zip(&tys).map(|(name, ty)| into_abi(ty, name.clone()));
-    // Arguments are converted before the host call is marked in flight and the result after
-    // it ends, so that the window in which guest code runs with the mark set is the call alone.
-    let call = quote! {
-        let __wasmexport_args = (#(#converted,)*);
-        let __wasmexport_ret = {
-            // Marks a host call in flight, so that an export entered from inside it is known
-            // to be a re-entrant call (SPEC E7), not a stale state after a trap (E11).
-            let __wasmexport_call = ::wasmexport::__private::HostCall::enter();
-            let (#(#names,)*) = __wasmexport_args;
-            // SAFETY: the caller of this `unsafe fn` upholds the host function's contract.
-            unsafe { __wasmexport_import(#(#names),*) }
+    let mut wrapper_params = Vec::new();
+    let mut extern_params = Vec::new();
+    let mut converted = Vec::new();
+    let mut args = Vec::new();
+    for (i, p) in params.iter().enumerate() {
+        let (cfgs, param_attrs, ty) = (&p.cfgs, &p.attrs, &p.ty);
+        // The user's name, or for `_` one of ours.
+        let value = match &p.pat {
+            syn::Pat::Ident(pi) => pi.ident.clone(),
+            _ => hygienic(format!("param{i}")),
         };
+        wrapper_params.push(quote!(#(#param_attrs)* #value: #ty));
+        let (names, tys) = abi_params(krate, p, |suffix| hygienic(format!("arg{i}{suffix}")));
+        extern_params.extend(names.iter().zip(&tys).map(|(n, t)| quote!(#(#cfgs)* #n: #t)));
+        args.extend(names.iter().map(|n| quote!(#(#cfgs)* #n)));
+        converted.push(match p.lowering {
+            Lowering::Value => {
+                let abi = into_abi(krate, ty, value.to_token_stream());
+                quote!(#(#cfgs)* let #(#names)* = #abi;)
+            }
+            Lowering::Slice => {
+                let slice = slice(krate, ty);
+                quote!(#(#cfgs)* let (#(#names),*) = #slice::into_raw(#value);)
+            }
+        });
+    }
+    // The extern fn is an item in the wrapper's body, which would shadow a parameter of the
+    // same name whatever its hygiene: its name is one no parameter has.
+    let mut import_fn = String::from("import");
+    while params.iter().any(|p| matches!(&p.pat, syn::Pat::Ident(pi) if pi.ident == import_fn)) {
+        import_fn.push('_');
+    }
+    let (ret_value, call) = (hygienic("ret".into()), hygienic("call".into()));
+    // The call is located at the result type, where an error about it belongs.
+    let import_fn = match ret {
+        Some(ty) => hygienic_at(import_fn, ty),
+        None => hygienic(import_fn),
     };
     let (abi_ret, ret_ty, body) = match ret {
         Some(ty) => {
-            let abi = abi(ty);
-            (quote!(-> #abi), quote!(-> #ty), from_abi(ty, quote!(__wasmexport_ret)))
+            let abi = result_abi(krate, ty);
+            let body = quote_spanned!(types::error_span(ty)=>
+                <#ty as #krate::__private::WasmResult>::from_abi(#ret_value));
+            (quote!(-> #abi), quote!(-> #ty), body)
         }
-        None => (TokenStream::new(), TokenStream::new(), quote!(__wasmexport_ret)),
+        None => (TokenStream::new(), TokenStream::new(), ret_value.to_token_stream()),
     };
     let vis = &decl.vis;
+    let stub_message = format!(
+        "wasmexport: host import {module:?} {name:?} (#[wasmimport] fn {}) called in a build for \
+         a target other than wasm: only a wasm host provides it",
+        ident.unraw()
+    );
+    // Arguments are converted before the host call is marked in flight and the result after
+    // it ends, so that the window in which guest code runs with the mark set is the call alone.
     quote! {
         #(#attrs)*
-        #vis unsafe fn #ident(#(#pats: #tys),*) #ret_ty {
+        #vis unsafe fn #ident(#(#wrapper_params),*) #ret_ty {
+            #[cfg(target_family = "wasm")]
             #[link(wasm_import_module = #module)]
             unsafe extern "C" {
                 #[link_name = #name]
-                fn __wasmexport_import(#(#names: #abi_params),*) #abi_ret;
+                fn #import_fn(#(#extern_params),*) #abi_ret;
             }
-            #call
+            // No wasm host to provide the import: a stub that says so, so that the crate links
+            // and its other code can be unit-tested on the build machine.
+            #[cfg(not(target_family = "wasm"))]
+            #[allow(unused_variables)]
+            unsafe fn #import_fn(#(#extern_params),*) #abi_ret {
+                ::core::panic!("{}", #stub_message)
+            }
+            #(#converted)*
+            // Marks a host call in flight, so that an export entered from inside it is known to
+            // be a re-entrant call, not a stale state after a trap. Nothing but the import call
+            // comes between `enter` and `leave`: no destructor, no other fn call.
+            let #call = #krate::__private::HostCall::enter();
+            // SAFETY: the caller of this `unsafe fn` upholds the host function's contract.
+            let #ret_value = unsafe { #import_fn(#(#args),*) };
+            #call.leave();
             #body
         }
     }

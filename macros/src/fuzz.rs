@@ -1,5 +1,6 @@
-//! SPEC A10 by fuzzing: the four expansions and the source scanner never panic, whatever
-//! tokens they get, and a well-formed fn always expands to items that parse.
+//! The macros never panic, by fuzzing: the four attribute expansions, the `HostLayout` derive
+//! and the source scanner never panic, whatever tokens they get, and a well-formed item always
+//! expands to items that parse.
 //!
 //! The inputs are fn items assembled from pools of odd parts (qualifiers, generics, receivers,
 //! patterns, types including macros and `impl Trait`, attributes, names from empty to 10,000
@@ -11,7 +12,7 @@
 //! tried.
 
 use crate::ast::{self, Context, Enclosing};
-use crate::{context, expand};
+use crate::{context, expand, layout};
 use proc_macro2::TokenStream;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -35,6 +36,7 @@ fn pick(options: &'static [&'static str]) -> impl Strategy<Value = String> {
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
         pick(&["add", "r#type", "r#fn", "_start", "_initialize", "main", "self", "Self", "_"]),
+        pick(&["memory", "malloc", "write", "__heap_base", "r#main"]),
         "[a-z_][a-z0-9_]{0,12}",
         (1usize..10_000).prop_map(|n| "x".repeat(n)),
     ]
@@ -91,6 +93,21 @@ fn ty() -> impl Strategy<Value = String> {
         "extern \"C\" fn()",
         "::i32",
         "i32<>",
+        "usize",
+        "isize",
+        "&str",
+        "&'static str",
+        "&'a str",
+        "&mut str",
+        "&[u8]",
+        "&mut [u8]",
+        "&[u16]",
+        "&mut [Byte]",
+        "*const c_void",
+        "*mut [u8; 4]",
+        "*const Point",
+        "Unit",
+        "(&str)",
     ]);
     leaf.prop_recursive(3, 8, 2, |inner| {
         prop_oneof![
@@ -109,6 +126,9 @@ fn param() -> impl Strategy<Value = String> {
         ty().prop_map(|t| format!("_: {t}")),
         ty().prop_map(|t| format!("(a, b): {t}")),
         ty().prop_map(|t| format!("#[cfg(all())] y: {t}")),
+        ty().prop_map(|t| format!("#[cfg(any())] #[allow(unused)] z: {t}")),
+        ty().prop_map(|t| format!("__wasmexport_arg0: {t}")),
+        ty().prop_map(|t| format!("import: {t}")),
         pick(&["self", "&self", "&mut self", "mut self", "self: Box<Self>", "...", "args: ..."]),
     ]
 }
@@ -174,7 +194,17 @@ fn attr_args() -> impl Strategy<Value = String> {
             "..",
             "a b c",
             "name = \"a\",",
-            ","
+            ",",
+            "crate = we",
+            "crate = ::we::inner",
+            "crate",
+            "crate =",
+            "crate = 1",
+            "crate = we, crate = we",
+            "\"n\", crate = we",
+            "n, crate = we,",
+            "crate = we, module = \"m\"",
+            "module = \"m\", name = \"n\", crate = we",
         ]),
     ]
 }
@@ -204,7 +234,13 @@ fn mutate(text: &str, ops: &[(u8, usize)]) -> TokenStream {
 fn contexts() -> impl Strategy<Value = Context> {
     (
         proptest::sample::select(
-            &[Enclosing::FreeOrUnknown, Enclosing::Impl, Enclosing::Trait][..],
+            &[
+                Enclosing::Unknown,
+                Enclosing::Free,
+                Enclosing::Impl,
+                Enclosing::Trait,
+                Enclosing::Extern,
+            ][..],
         ),
         any::<bool>(),
     )
@@ -283,6 +319,65 @@ fn mutated_items_and_arguments() {
     }
 }
 
+/// A struct, enum or union item for the derive, as source text.
+fn derive_item() -> impl Strategy<Value = String> {
+    let attrs = pick(&[
+        "",
+        "#[repr(C)]",
+        "#[repr(transparent)]",
+        "#[repr(C, packed)]",
+        "#[repr(align(8), C)]",
+        "#[repr(u8)]",
+        "#[repr]",
+        "#[repr(C(x))]",
+        "#[host_layout(crate = we)]",
+        "#[host_layout(crate)]",
+        "#[host_layout]",
+        "#[repr(C)] #[host_layout(crate = ::we, x)]",
+    ]);
+    let kind = pick(&["struct", "enum", "union"]);
+    let generics = pick(&["", "<T>", "<'a, T: Copy>", "<const N: usize>", "<T = u32>"]);
+    let fields = prop::collection::vec((name(), ty()), 0..4);
+    let shape = pick(&["named", "tuple", "unit"]);
+    let where_ = pick(&["", "where T: Copy"]);
+    (attrs, kind, name(), generics, fields, shape, where_).prop_map(|(a, k, n, g, fs, sh, w)| {
+        let body = match sh.as_str() {
+            "named" => {
+                let fs: Vec<_> = fs.iter().map(|(f, t)| format!("{f}: {t}")).collect();
+                format!("{w} {{ {} }}", fs.join(", "))
+            }
+            "tuple" => {
+                let ts: Vec<_> = fs.iter().map(|(_, t)| t.clone()).collect();
+                format!("({}) {w};", ts.join(", "))
+            }
+            _ => format!("{w};"),
+        };
+        format!("{a} {k} {n}{g} {body}")
+    })
+}
+
+#[test]
+fn the_host_layout_derive() {
+    let ops = || prop::collection::vec((any::<u8>(), any::<usize>()), 0..6);
+    run("HostLayout derive", (derive_item(), ops(), any::<bool>()), |(item, iops, mutated)| {
+        let tokens = if mutated {
+            mutate(&item, &iops)
+        } else {
+            TokenStream::from_str(&item).unwrap_or_default()
+        };
+        let well_formed = syn::parse2::<syn::DeriveInput>(tokens.clone()).is_ok();
+        let out = layout::derive(tokens);
+        if well_formed {
+            WELL_FORMED.set(WELL_FORMED.get() + 1);
+            prop_assert!(
+                syn::parse2::<syn::File>(out.clone()).is_ok(),
+                "output does not parse:\n{out}"
+            );
+        }
+        Ok(())
+    });
+}
+
 #[test]
 fn the_source_scanner() {
     let source = prop_oneof![
@@ -311,8 +406,8 @@ fn the_source_scanner() {
         )
         .prop_map(|v| v.concat()),
     ];
-    run("context::scan", (source, 0usize..50, 0usize..80, name()), |(src, line, column, name)| {
-        let _ = context::scan(&src, line, column, &name);
+    run("context::scan", (source, 0usize..50, 0usize..80), |(src, line, column)| {
+        let _ = context::scan(&src, line, column);
         Ok(())
     });
 }

@@ -9,6 +9,9 @@ mod context;
 mod expand;
 #[cfg(test)]
 mod fuzz;
+mod layout;
+mod reserved;
+mod types;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -41,11 +44,17 @@ pub fn wasmimport(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::wasmimport(attr.into(), item.into(), ctx).into()
 }
 
+/// Marks a `#[repr(C)]` struct as having a host layout; see `wasmexport::HostLayout`.
+#[proc_macro_derive(HostLayout, attributes(host_layout))]
+pub fn host_layout(item: TokenStream) -> TokenStream {
+    layout::derive(item.into()).into()
+}
+
 fn context_of(item: &TokenStream) -> ast::Context {
     let enclosing = match ast::parse_item(item.clone().into()) {
         ast::Item::Fn(f) => context::enclosing(&f.sig.ident),
         ast::Item::Decl(d) => context::enclosing(&d.sig.ident),
-        ast::Item::Other(_) => ast::Enclosing::FreeOrUnknown,
+        ast::Item::Other(_) => ast::Enclosing::Unknown,
     };
     // Cargo sets CARGO_BIN_NAME in rustc's environment for bin targets only.
     let in_bin = std::env::var_os("CARGO_BIN_NAME").is_some();

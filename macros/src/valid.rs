@@ -1,11 +1,13 @@
-//! Validation: every rule of SPEC A2-A7 as a `syn::Error` on the offending token.
-//! All problems in one item are gathered, so one build reports them all (A10).
+//! Validation: every rule on names, placement, signatures and types as a `syn::Error` on the offending token.
+//! All problems in one item are gathered, so one build reports them all.
 
-use crate::ast::{Context, Enclosing, ExportArgs, ImportArgs, Item, Name};
+use crate::ast::{Context, CrateOnly, Enclosing, ExportArgs, ImportArgs, Item, Name};
+use crate::reserved;
+use crate::types::{self, ALLOWED, Param, result_type};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 
-/// `fn name`: the span A3 and friends point at.
+/// `fn name`: the span that placement errors point at.
 fn fn_name(sig: &Signature) -> TokenStream {
     let (fn_token, ident) = (&sig.fn_token, &sig.ident);
     quote!(#fn_token #ident)
@@ -13,16 +15,14 @@ fn fn_name(sig: &Signature) -> TokenStream {
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, ReturnType, Signature, Type};
 
-/// The value types that may cross the boundary, as the messages list them.
-pub const ALLOWED: &str =
-    "i32, u32, i64, u64, f32, f64, bool, *const T, *mut T (or an alias of one)";
-
 /// A validated `#[wasmexport]` fn.
 pub struct Export {
     pub name: String,
     pub func: ItemFn,
-    pub params: Vec<Type>,
+    pub params: Vec<Param>,
     pub ret: Option<Type>,
+    /// The runtime crate's path (`crate = path`, or `::wasmexport`).
+    pub krate: TokenStream,
 }
 
 /// A validated `#[wasmimport]` declaration.
@@ -30,8 +30,10 @@ pub struct Import {
     pub module: String,
     pub name: String,
     pub decl: syn::ForeignItemFn,
-    pub params: Vec<(syn::Pat, Type)>,
+    pub params: Vec<Param>,
     pub ret: Option<Type>,
+    /// The runtime crate's path (`crate = path`, or `::wasmexport`).
+    pub krate: TokenStream,
 }
 
 /// Gathers errors, combining them into one.
@@ -69,8 +71,11 @@ pub fn passthrough(item: &Item, ctx: Context) -> TokenStream {
             f.sig.variadic = None;
             f.to_token_stream()
         }
-        // A bodiless fn is only valid inside a trait; elsewhere emitting it would add an error.
-        Item::Decl(d) if ctx.enclosing == Enclosing::Trait => d.to_token_stream(),
+        // A bodiless fn is only valid inside a trait or an `extern` block; elsewhere emitting it
+        // would add an error.
+        Item::Decl(d) if matches!(ctx.enclosing, Enclosing::Trait | Enclosing::Extern) => {
+            d.to_token_stream()
+        }
         Item::Decl(_) => TokenStream::new(),
         Item::Other(tokens) => tokens.clone(),
     }
@@ -82,7 +87,7 @@ pub fn export(args: syn::Result<ExportArgs>, item: &Item, ctx: Context) -> syn::
     let args = args.map_err(|e| errors.add(e)).ok();
     let func = match item {
         Item::Fn(f) => f,
-        Item::Decl(d) if ctx.enclosing != Enclosing::FreeOrUnknown => {
+        Item::Decl(d) if matches!(ctx.enclosing, Enclosing::Impl | Enclosing::Trait) => {
             check_free(&mut errors, &d.sig, ctx, "exported");
             return Err(errors.0.unwrap_or_else(|| unreachable_error(d.span())));
         }
@@ -99,6 +104,7 @@ pub fn export(args: syn::Result<ExportArgs>, item: &Item, ctx: Context) -> syn::
         }
     };
     let sig = &func.sig;
+    let krate = args.as_ref().map(|a| a.krate.path()).unwrap_or_default();
     let name = match args.and_then(|a| a.name) {
         Some(name) => name,
         None => {
@@ -106,23 +112,16 @@ pub fn export(args: syn::Result<ExportArgs>, item: &Item, ctx: Context) -> syn::
             Name { value: ident.to_string(), span: sig.ident.span(), explicit: false }
         }
     };
-    check_name(&mut errors, &name, "export");
+    check_name(&mut errors, &name, "export", ctx.in_bin);
+    check_other_export_attrs(&mut errors, &func.attrs);
     check_free(&mut errors, sig, ctx, "exported");
-    check_signature(&mut errors, sig, "#[wasmexport]");
-    let params = sig
-        .inputs
-        .iter()
-        .filter_map(|arg| match arg {
-            FnArg::Typed(pt) => Some((*pt.ty).clone()),
-            FnArg::Receiver(_) => None,
-        })
-        .collect();
+    let params = check_signature(&mut errors, sig, "#[wasmexport]");
     let ret = result_type(&sig.output);
-    errors.finish(Export { name: name.value, func: func.clone(), params, ret })
+    errors.finish(Export { name: name.value, func: func.clone(), params, ret, krate })
 }
 
 /// Validates `#[wasmimport(args)] fn f(..) -> R;`.
-pub fn import(args: syn::Result<ImportArgs>, item: &Item) -> syn::Result<Import> {
+pub fn import(args: syn::Result<ImportArgs>, item: &Item, ctx: Context) -> syn::Result<Import> {
     let mut errors = Errors::default();
     let args = args.map_err(|e| errors.add(e)).ok();
     let decl = match item {
@@ -140,8 +139,17 @@ pub fn import(args: syn::Result<ImportArgs>, item: &Item) -> syn::Result<Import>
         }
     };
     let sig = &decl.sig;
-    let (mut module, mut name) = (None, None);
+    if ctx.enclosing == Enclosing::Extern {
+        errors.push(
+            fn_name(sig),
+            "#[wasmimport] writes the `extern` block itself: put it on a `fn name(..) -> R;` at \
+             module level, outside any `extern` block",
+        );
+        return Err(errors.0.unwrap_or_else(|| unreachable_error(decl.span())));
+    }
+    let (mut module, mut name, mut krate) = (None, None, TokenStream::new());
     if let Some(args) = args {
+        krate = args.krate.path();
         match args.module {
             Some(m) => module = Some(m),
             None => errors.push_at(
@@ -163,15 +171,11 @@ pub fn import(args: syn::Result<ImportArgs>, item: &Item) -> syn::Result<Import>
         errors
             .push(abi, "a #[wasmimport] fn cannot be `async`: host functions return synchronously");
     }
-    check_signature(&mut errors, sig, "#[wasmimport]");
-    let mut params = Vec::new();
-    for arg in &sig.inputs {
-        match arg {
-            FnArg::Typed(pt) => params.push(((*pt.pat).clone(), (*pt.ty).clone())),
-            FnArg::Receiver(r) => errors.push(r, "a #[wasmimport] fn cannot take `self`"),
-        }
+    let params = check_signature(&mut errors, sig, "#[wasmimport]");
+    if let Some(FnArg::Receiver(r)) = sig.inputs.first() {
+        errors.push(r, "a #[wasmimport] fn cannot take `self`");
     }
-    for (pat, _) in &params {
+    for Param { pat, .. } in &params {
         match pat {
             syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
                 if let Some(m) = &p.mutability {
@@ -182,20 +186,26 @@ pub fn import(args: syn::Result<ImportArgs>, item: &Item) -> syn::Result<Import>
                     );
                 }
             }
-            _ => errors.push(pat, "#[wasmimport] parameters must be plain names"),
+            syn::Pat::Wild(_) => {}
+            _ => errors.push(pat, "#[wasmimport] parameters must be plain names or `_`"),
         }
     }
     let ret = result_type(&sig.output);
     let module = module.map(|m| m.value).unwrap_or_default();
-    errors.finish(Import { module, name: name.value, decl: decl.clone(), params, ret })
+    errors.finish(Import { module, name: name.value, decl: decl.clone(), params, ret, krate })
 }
 
 /// Validates `#[wasmexport::init] fn f() { .. }`.
-pub fn init(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<ItemFn> {
+/// Returns the fn and the runtime crate's path.
+pub fn init(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<(ItemFn, TokenStream)> {
     let mut errors = Errors::default();
-    if !attr.is_empty() {
-        errors.push(&attr, "#[wasmexport::init] takes no arguments");
-    }
+    let krate = match syn::parse2::<CrateOnly>(attr) {
+        Ok(CrateOnly(krate)) => krate.path(),
+        Err(e) => {
+            errors.add(e);
+            TokenStream::new()
+        }
+    };
     let Item::Fn(func) = item else {
         let tokens = passthrough(item, ctx);
         errors.push(&tokens, "#[wasmexport::init] goes on a free `fn name() { .. }`");
@@ -221,15 +231,20 @@ pub fn init(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<ItemFn>
     if result_type(&sig.output).is_some() {
         errors.push(&sig.output, "an init fn returns nothing");
     }
-    errors.finish(func.clone())
+    errors.finish((func.clone(), krate))
 }
 
 /// Validates `#[wasmexport::main] fn main() { .. }` (sync or async).
-pub fn main(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<ItemFn> {
+/// Returns the fn and the runtime crate's path.
+pub fn main(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<(ItemFn, TokenStream)> {
     let mut errors = Errors::default();
-    if !attr.is_empty() {
-        errors.push(&attr, "#[wasmexport::main] takes no arguments");
-    }
+    let krate = match syn::parse2::<CrateOnly>(attr) {
+        Ok(CrateOnly(krate)) => krate.path(),
+        Err(e) => {
+            errors.add(e);
+            TokenStream::new()
+        }
+    };
     let Item::Fn(func) = item else {
         let tokens = passthrough(item, ctx);
         errors.push(&tokens, "#[wasmexport::main] goes on the crate's `fn main`");
@@ -252,15 +267,15 @@ pub fn main(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<ItemFn>
     for arg in &sig.inputs {
         errors.push(arg, "`main` takes no parameters");
     }
-    errors.finish(func.clone())
+    errors.finish((func.clone(), krate))
 }
 
-/// A3: methods and associated fns are refused.
+/// Only free fns: methods and associated fns are refused.
 fn check_free(errors: &mut Errors, sig: &Signature, ctx: Context, role: &str) {
     let inside = match ctx.enclosing {
         Enclosing::Impl => Some("an `impl` block"),
         Enclosing::Trait => Some("a `trait`"),
-        Enclosing::FreeOrUnknown => None,
+        Enclosing::Free | Enclosing::Unknown | Enclosing::Extern => None,
     };
     if let Some(inside) = inside {
         errors.push(
@@ -278,19 +293,40 @@ fn check_free(errors: &mut Errors, sig: &Signature, ctx: Context, role: &str) {
     }
 }
 
-/// A2 and A4 for export names.
-fn check_name(errors: &mut Errors, name: &Name, what: &str) {
+/// Export names: not empty, no NUL, and none that cannot work (`reserved.rs`).
+fn check_name(errors: &mut Errors, name: &Name, what: &str, in_bin: bool) {
     check_nonempty(errors, name, what);
-    if matches!(name.value.as_str(), "_start" | "_initialize") {
+    if let Some(why) = reserved::why(&name.value, in_bin) {
         let from = if name.explicit {
             ""
         } else {
             " (taken from the fn name; give another with #[wasmexport(\"name\")])"
         };
-        errors.push_at(
-            name.span,
-            format!("`{}` is reserved: the runtime defines it for the WASI host{from}", name.value),
-        );
+        errors.push_at(name.span, format!("{why}{from}"));
+    }
+}
+
+/// `#[no_mangle]` or `#[export_name]` beside `#[wasmexport]` would define a second export,
+/// outside the runtime's checks (it could run before `_initialize`).
+fn check_other_export_attrs(errors: &mut Errors, attrs: &[syn::Attribute]) {
+    for attr in attrs {
+        let mut path = attr.path();
+        // `#[unsafe(no_mangle)]`: the attribute inside `unsafe(..)`.
+        let inner;
+        if path.is_ident("unsafe")
+            && let Ok(meta) = attr.parse_args::<syn::Meta>()
+        {
+            inner = meta;
+            path = inner.path();
+        }
+        if path.is_ident("no_mangle") || path.is_ident("export_name") {
+            errors.push(
+                attr,
+                "#[wasmexport] already exports this fn: remove this attribute (it would add a \
+                 second export that bypasses the runtime, callable before `_initialize`); \
+                 name the export with #[wasmexport(\"name\")]",
+            );
+        }
     }
 }
 
@@ -302,8 +338,9 @@ fn check_nonempty(errors: &mut Errors, name: &Name, what: &str) {
     }
 }
 
-/// A5 and A7: generics, variadics, ABI, and the parameter and result types.
-fn check_signature(errors: &mut Errors, sig: &Signature, what: &str) {
+/// Signatures: generics, variadics, ABI, and the parameter and result types by spelling (the
+/// expansion checks the rest through traits). Returns the typed parameters.
+fn check_signature(errors: &mut Errors, sig: &Signature, what: &str) -> Vec<Param> {
     if !sig.generics.params.is_empty() {
         errors.push(
             &sig.generics.params,
@@ -327,87 +364,17 @@ fn check_signature(errors: &mut Errors, sig: &Signature, what: &str) {
             format!("a {what} fn uses the \"C\" ABI; \"{}\" is not allowed", lit.value()),
         );
     }
-    for arg in &sig.inputs {
-        if let FnArg::Typed(pt) = arg
-            && let Err(e) = check_type(&pt.ty)
-        {
-            errors.add(e);
-        }
-    }
+    let mut type_errors = Vec::new();
+    let params = types::params(sig, &mut type_errors);
     if let ReturnType::Type(_, ty) = &sig.output {
         if let Type::Never(n) = &**ty {
             errors.push(n, format!("a {what} fn must return; use `()` or one of: {ALLOWED}"));
-        } else if result_type(&sig.output).is_some()
-            && let Err(e) = check_type(ty)
-        {
-            errors.add(e);
+        } else if result_type(&sig.output).is_some() {
+            type_errors.extend(types::check_result(ty).err());
         }
     }
-}
-
-/// `None` for no result or `()`.
-pub fn result_type(out: &ReturnType) -> Option<Type> {
-    match out {
-        ReturnType::Default => None,
-        ReturnType::Type(_, ty) => match &**ty {
-            Type::Tuple(t) if t.elems.is_empty() => None,
-            Type::Paren(p) => result_type(&ReturnType::Type(Default::default(), p.elem.clone())),
-            _ => Some((**ty).clone()),
-        },
-    }
-}
-
-/// A5 by spelling. Paths that are not primitives (aliases, user types) pass here and are
-/// checked by the `WasmType` trait in the expansion (A6).
-fn check_type(ty: &Type) -> syn::Result<()> {
-    let refuse = |why: &str| {
-        Err(syn::Error::new_spanned(
-            ty,
-            format!("{why} cannot cross the wasm boundary; allowed types: {ALLOWED}"),
-        ))
-    };
-    match ty {
-        Type::Paren(p) => check_type(&p.elem),
-        Type::Group(g) => check_type(&g.elem),
-        Type::Path(p) if p.qself.is_none() => {
-            let Some(ident) = p.path.get_ident() else { return Ok(()) };
-            match ident.to_string().as_str() {
-                "i32" | "u32" | "i64" | "u64" | "f32" | "f64" | "bool" => Ok(()),
-                prim @ ("u8" | "i8" | "u16" | "i16") => {
-                    refuse(&format!("`{prim}` (wasm has no {prim}; take a u32 or i32 and convert)"))
-                }
-                prim @ ("usize" | "isize") => {
-                    refuse(&format!("`{prim}` (its width is the target's; say i32/u32 or i64/u64)"))
-                }
-                prim @ ("u128" | "i128" | "char" | "str" | "String") => {
-                    refuse(&format!("`{prim}`"))
-                }
-                _ => Ok(()),
-            }
-        }
-        Type::Ptr(p) => match &*p.elem {
-            Type::Slice(_) | Type::TraitObject(_) => {
-                refuse("a pointer to an unsized type (two words wide)")
-            }
-            Type::Path(inner) if inner.path.is_ident("str") => {
-                refuse("a pointer to an unsized type (two words wide)")
-            }
-            _ => Ok(()),
-        },
-        Type::Reference(_) => refuse("a reference (pass a raw pointer)"),
-        Type::Slice(_) | Type::Array(_) => refuse("a slice or array"),
-        Type::Tuple(t) if t.elems.is_empty() => refuse("`()` as a parameter"),
-        Type::Tuple(_) => {
-            refuse("a tuple (give each field its own parameter; a fn returns at most one value)")
-        }
-        Type::ImplTrait(_) => refuse("`impl Trait`"),
-        Type::TraitObject(_) => refuse("a trait object"),
-        Type::BareFn(_) => refuse("a fn pointer"),
-        Type::Never(_) => refuse("`!`"),
-        Type::Infer(_) => refuse("`_`"),
-        Type::Macro(_) => refuse("a macro in type position"),
-        _ => refuse("this type"),
-    }
+    type_errors.into_iter().for_each(|e| errors.add(e));
+    params
 }
 
 /// Every early return above pushes an error first; this keeps the code panic-free anyway.

@@ -3,34 +3,52 @@
 //! the call itself on the executor.
 //!
 //! Everything the entry check needs is one word, [`State::gate`], so a plain `fn` export costs a
-//! load, a branch and a few stores on top of the user's code (issue 7's 1.05x goal).
+//! byte load and a branch on top of the user's code: four wasm instructions, since LLVM drops
+//! the gate's updates around a body that cannot observe them (the benchmarks measure it within
+//! noise of a raw export's time, on wasmtime and on V8).
 
-use crate::{executor, trap::trap};
+use crate::executor;
+use crate::trap::{trap, trap_static};
 use std::cell::Cell;
+use std::fmt;
 use std::future::Future;
 
 /// Gate bit: `_initialize` (or a command's `_start`) has not run yet.
 const NOT_INITIALIZED: u32 = 1;
 /// Gate bit: a panic or an aborted call poisoned the instance; [`State::poison`] says which.
 const POISONED: u32 = 1 << 1;
-/// Gate bit: a command's main has returned (M4).
+/// Gate bit: a command's main has returned.
 const EXITED: u32 = 1 << 2;
 /// Gate bit: guest code of an export (or of `main`, or an init hook) is running, not a
 /// `#[wasmimport]` host call. Entering an export while it is set means the host called in
-/// while guest code was running: an earlier call trapped and was unwound by the host (E11).
+/// while guest code was running: an earlier call trapped and was unwound by the host.
 const IN_GUEST: u32 = 1 << 3;
-/// The gate counts exports on the stack above its flag bits.
-const DEPTH_ONE: u32 = 1 << 4;
-/// An export may run only when none of these is set.
-const BLOCKED: u32 = NOT_INITIALIZED | POISONED | EXITED | IN_GUEST;
+/// Gate bit: `_initialize` (or a command's `_start`) has begun and not finished. Set together
+/// with `IN_GUEST` in one store, so that a trap at any instruction of the initialization leaves
+/// either nothing begun or this bit set: with `IN_GUEST` still set, the initialization was cut
+/// short; with it clear, the call came from a host import that the initialization made.
+const INITIALIZING: u32 = 1 << 4;
+/// The gate counts exports on the stack above its low byte.
+const DEPTH_ONE: u32 = 1 << 8;
+/// The gate's low byte: the flag bits above, every one of which keeps exports out. The entry
+/// check tests the whole byte for zero, a byte load and a branch (`i32.const`, `i32.load8_u`,
+/// `i32.eqz`, `br_if` on wasm); a mask of the flag bits would cost two more instructions.
+const FLAGS: u32 = DEPTH_ONE - 1;
+const _: () =
+    assert!((NOT_INITIALIZED | POISONED | EXITED | IN_GUEST | INITIALIZING) & !FLAGS == 0);
 
-/// Why later calls must trap.
+/// Why later calls must trap: recorded before every trap this crate causes inside a call, so
+/// that the calls after it say what happened rather than guess.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Poison {
     None,
-    /// A panic reached the top of an export or task (E8).
+    /// A panic reached the top of an export or task.
     Panic,
-    /// A call was unwound by a trap without returning (E11).
+    /// The deadlock trap, in this export.
+    Deadlock(&'static str),
+    /// Another trap of this crate's (a misuse it caught), in this export.
+    Trap(&'static str),
+    /// A call was unwound by a trap without returning.
     Aborted,
 }
 
@@ -63,34 +81,88 @@ pub(crate) fn depth() -> usize {
     STATE.with(|s| (s.gate.get() / DEPTH_ONE) as usize)
 }
 
-/// True once `_initialize` (or `_start`) has begun.
-pub(crate) fn initialized() -> bool {
-    STATE.with(|s| s.gate.get() & NOT_INITIALIZED == 0)
-}
-
-/// Marks the instance initialized and runs `hooks` as guest code (a trap inside them poisons
-/// the instance like a trap inside an export).
-pub(crate) fn initializing(hooks: impl FnOnce()) {
+/// Begins the initialization that `entry` (`_initialize` or `_start`) runs: true if it is to
+/// run now, false if it has finished already. Traps if an earlier one did not finish, or if this
+/// call came from inside it (a host import that an init hook called).
+pub(crate) fn begin_init(entry: &'static str) -> bool {
     STATE.with(|s| {
-        s.gate.set((s.gate.get() & !NOT_INITIALIZED) | IN_GUEST);
-        let outer = s.export.replace("_initialize");
-        hooks();
-        s.gate.set(s.gate.get() & !IN_GUEST);
-        s.export.set(outer);
+        let gate = s.gate.get();
+        if gate & INITIALIZING != 0 {
+            init_unfinished(gate, entry);
+        }
+        if gate & NOT_INITIALIZED == 0 {
+            return false;
+        }
+        s.gate.set(gate | INITIALIZING | IN_GUEST);
+        s.export.set(entry);
+        true
     })
 }
 
-/// A command's main has returned: later export calls trap (M4).
+/// The initialization has run to its end: exports may run from now on.
+pub(crate) fn finish_init() {
+    STATE.with(|s| {
+        s.gate.set(s.gate.get() & !(NOT_INITIALIZED | INITIALIZING | IN_GUEST));
+        s.export.set("");
+    })
+}
+
+/// `name` was called while the initialization had begun and not finished.
+#[cold]
+#[inline(never)]
+fn init_unfinished(gate: u32, name: &str) -> ! {
+    let entry = if cfg!(feature = "command") { "_start" } else { "_initialize" };
+    if gate & IN_GUEST != 0 {
+        trap(format_args!(
+            "initialization failed: {entry} did not finish (a trap or a panic cut it short), \
+             so \"{name}\" cannot run; create a new instance"
+        ))
+    }
+    trap(format_args!(
+        "\"{name}\" called while {entry} runs (from a host import that initialization code \
+         called): exports run only once initialization has finished"
+    ))
+}
+
+/// A command's main has returned: later export calls trap.
 pub(crate) fn mark_exited() {
     STATE.with(|s| s.gate.set(s.gate.get() | EXITED));
 }
 
-/// A panic reached the top: later calls trap (E8).
+/// A panic reached the top: later calls trap.
 pub(crate) fn poison_by_panic() {
+    poison(Poison::Panic);
+}
+
+/// Poisons the instance for `why`, unless it is poisoned already (the first cause is the one
+/// later calls report).
+fn poison(why: Poison) {
     STATE.with(|s| {
-        s.poison.set(Poison::Panic);
-        s.gate.set(s.gate.get() | POISONED);
+        if s.gate.get() & POISONED == 0 {
+            s.poison.set(why);
+            s.gate.set(s.gate.get() | POISONED);
+        }
     })
+}
+
+/// The deadlock trap: the call's task waits, nothing is ready and no timer is armed. Poisons
+/// the instance (the executor's queue and the call's frames are left as they are) and traps.
+#[cold]
+#[inline(never)]
+pub(crate) fn deadlock(export: &'static str) -> ! {
+    poison(Poison::Deadlock(export));
+    trap(format_args!(
+        "all tasks are asleep - deadlock! export \"{export}\" is waiting for something that no \
+         task or timer can deliver"
+    ))
+}
+
+/// Traps from inside a call for a misuse this crate caught, poisoning the instance first.
+#[cold]
+#[inline(never)]
+pub(crate) fn trap_poisoning(msg: fmt::Arguments<'_>) -> ! {
+    poison(Poison::Trap(current_export()));
+    trap(msg)
 }
 
 /// An export on the stack; leaving restores the outer export's name.
@@ -102,7 +174,7 @@ struct Entered {
 fn enter(name: &'static str) -> Entered {
     STATE.with(|s| {
         let gate = s.gate.get();
-        if gate & BLOCKED != 0 {
+        if gate & FLAGS != 0 {
             refuse(s, name);
         }
         s.gate.set(gate + DEPTH_ONE + IN_GUEST);
@@ -120,103 +192,209 @@ impl Drop for Entered {
     }
 }
 
+/// Says why export `name` cannot run, and traps.
+///
+/// This may run right after a trap unwound a call, with `__stack_pointer` left anywhere (below
+/// the start of memory after the shadow stack ran out): it uses no stack (every message is
+/// static pieces and names, written by [`trap_static`]), and the shims call it before anything
+/// else of theirs.
 #[cold]
 #[inline(never)]
-fn refuse(s: &State, name: &str) -> ! {
+fn refuse(s: &State, name: &'static str) -> ! {
     let gate = s.gate.get();
+    if gate & INITIALIZING != 0 {
+        init_unfinished(gate, name);
+    }
     if gate & POISONED == 0 && gate & IN_GUEST != 0 {
         s.poison.set(Poison::Aborted);
         s.gate.set(gate | POISONED);
-        trap(format_args!(
-            "module poisoned: an earlier call did not return (it trapped); export \"{name}\" \
-             cannot run; create a new instance (if this call came from inside a host import, \
-             declare that import with #[wasmimport]: only then is re-entering allowed)"
-        ))
+        trap_static(
+            "module poisoned: an earlier call did not return (it trapped); export \"",
+            name,
+            "\" cannot run; create a new instance (if this call came from inside a host import, \
+             declare that import with #[wasmimport]: only then is re-entering allowed)",
+            "",
+            "",
+        )
     }
+    const CANNOT_RUN: &str = "\" cannot run; create a new instance";
     match s.poison.get() {
-        Poison::Panic => trap(format_args!(
-            "module poisoned by an earlier panic: export \"{name}\" cannot run; create a new \
-             instance"
-        )),
-        Poison::Aborted => trap(format_args!(
-            "module poisoned: an earlier call did not return (it trapped); export \"{name}\" \
-             cannot run; create a new instance"
-        )),
+        Poison::Panic => {
+            trap_static("module poisoned by an earlier panic: export \"", name, CANNOT_RUN, "", "")
+        }
+        Poison::Deadlock(by) => trap_static(
+            "module poisoned by a deadlock in export \"",
+            by,
+            "\": export \"",
+            name,
+            CANNOT_RUN,
+        ),
+        Poison::Trap(by) => trap_static(
+            "module poisoned by an earlier trap in export \"",
+            by,
+            "\": export \"",
+            name,
+            CANNOT_RUN,
+        ),
+        Poison::Aborted => trap_static(
+            "module poisoned: an earlier call did not return (it trapped); export \"",
+            name,
+            CANNOT_RUN,
+            "",
+            "",
+        ),
         Poison::None => {}
     }
     if gate & EXITED != 0 {
-        trap(format_args!(
-            "export \"{name}\" called after the command's main returned: a command's exports run \
-             only while _start runs (called from a host import); to call exports again and again, \
-             build a reactor (crate-type = [\"cdylib\"], without the `command` feature)"
-        ))
+        trap_static(
+            "export \"",
+            name,
+            "\" called after the command's main returned: a command's exports run only while \
+             _start runs (called from a host import); to call exports again and again, build a \
+             reactor (crate-type = [\"cdylib\"], without the `command` feature)",
+            "",
+            "",
+        )
     }
     let entry = if cfg!(feature = "command") { "_start" } else { "_initialize" };
-    trap(format_args!("export \"{name}\" called before runtime initialization: call {entry} first"))
+    trap_static(
+        "export \"",
+        name,
+        "\" called before runtime initialization: call ",
+        entry,
+        " first",
+    )
 }
 
 /// Runs a plain `fn` export: a task that finishes in its first poll, so it runs in place with
-/// no heap allocation (E1); it counts in `task_count()` through the export depth.
+/// no heap allocation; it counts in `task_count()` through the export depth.
 #[inline(always)]
 pub fn call_sync<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
     let _entered = enter(name);
     f()
 }
 
-/// Runs an `async fn` export as a task on the executor until it completes (E1-E7).
-pub fn call_async<F>(name: &'static str, fut: F) -> F::Output
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
+/// Runs an `async fn` export as a task on the executor until it completes.
+///
+/// The future need not be `'static`: it lives on this frame for exactly the call, so it may
+/// borrow the call's `&str` and `&[u8]` parameters.
+pub fn call_async<F: Future>(name: &'static str, fut: F) -> F::Output {
     let _entered = enter(name);
     executor::block_on(name, fut)
 }
 
+/// An `async fn` export's call on the stack, for the export's shim: [`AsyncCall::enter`]
+/// checks and marks the entry, dropping it marks the exit. In between, the shim calls a fn of
+/// its own (`#[inline(never)]`) that builds the export's future and runs it with [`block_on`]:
+/// the future is not built in the shim, so the shim needs no stack frame, and the entry check
+/// runs before anything touches the linear-memory stack, which an earlier trap may have left
+/// unusable (see `refuse`).
+pub struct AsyncCall {
+    _entered: Entered,
+}
+
+impl AsyncCall {
+    /// Checks and marks the entry of export `name`.
+    #[inline(always)]
+    pub fn enter(name: &'static str) -> AsyncCall {
+        AsyncCall { _entered: enter(name) }
+    }
+}
+
+/// Runs an `async fn` export's future as a task on the executor until it completes; see
+/// [`AsyncCall`].
+#[inline(always)]
+pub fn block_on<F: Future>(name: &'static str, fut: F) -> F::Output {
+    executor::block_on(name, fut)
+}
+
 /// A `#[wasmimport]` host call in flight: an export entered while it lasts is a re-entrant
-/// call, allowed (E7). Holds the gate as it was before the call.
-pub struct HostCall(u32);
+/// call, allowed. [`HostCall::enter`] marks it before the host function is called,
+/// [`HostCall::leave`] ends it right after.
+pub struct HostCall {
+    /// The gate word, in the thread-local state (one per instance on wasm32-wasip1).
+    gate: *mut u32,
+    /// The gate as it was before the call.
+    before: u32,
+}
 
 impl HostCall {
-    /// Marks the start of a host call; the returned guard marks its end.
+    /// Marks the start of a host call.
     #[inline(always)]
     pub fn enter() -> HostCall {
         STATE.with(|s| {
-            let gate = s.gate.get();
-            s.gate.set(gate & !IN_GUEST);
-            HostCall(gate)
+            let before = s.gate.get();
+            let gate = s.gate.as_ptr();
+            s.gate.set(before & !IN_GUEST);
+            HostCall { gate, before }
         })
     }
-}
 
-impl Drop for HostCall {
+    /// Marks the end of the host call; to be called right after the host function returns.
+    ///
+    /// Raw loads and stores, no call on the way (`#[inline(always)]` fns are inlined in debug
+    /// builds too): a debug build makes every other helper a real call, and an engine may stop
+    /// the module on entry to any call (wasmtime checks fuel and epochs there). A stop between
+    /// the host function's return and the end of the mark would leave the instance looking
+    /// like a host call still in flight, so that the next call would run on top of the
+    /// unwound one instead of trapping.
     #[inline(always)]
-    fn drop(&mut self) {
-        STATE.with(|s| {
+    pub fn leave(self) {
+        // SAFETY: `gate` points at the gate word of the thread-local state, which outlives
+        // every call on this thread (wasm32-wasip1 has one), and no reference to it is live:
+        // the state is only reached through `Cell`s.
+        unsafe {
             // Every export the host made from inside this call has returned, unless one was
             // unwound by a trap that the host caught (a JS `catch` around it, say) before
             // returning here: then the executor may be mid-update, and nothing may run on.
-            if s.gate.get() | (self.0 & IN_GUEST) != self.0 {
-                aborted_inside_host_call(s);
+            if *self.gate | (self.before & IN_GUEST) != self.before {
+                aborted_inside_host_call();
             }
-            s.gate.set(self.0);
-        })
+            *self.gate = self.before;
+        }
     }
 }
 
+/// Like [`refuse`], this may run with the linear-memory stack unusable (the nested call that
+/// was unwound may have been the one that exhausted it): it uses none.
 #[cold]
 #[inline(never)]
-fn aborted_inside_host_call(s: &State) -> ! {
-    if s.gate.get() & POISONED != 0 && s.poison.get() == Poison::Panic {
-        trap(format_args!("module poisoned by an earlier panic; create a new instance"))
-    }
-    s.poison.set(Poison::Aborted);
-    s.gate.set(s.gate.get() | POISONED);
-    // The name left behind is the export that was unwound.
-    trap(format_args!(
-        "module poisoned: export \"{}\", called from inside a host import, did not return (it \
-         trapped, and the host went on); the call that made the host call cannot go on; create \
-         a new instance",
-        s.export.get()
-    ))
+fn aborted_inside_host_call() -> ! {
+    STATE.with(|s| {
+        const CANNOT_GO_ON: &str =
+            "the call that made the host call cannot go on; create a new instance";
+        if s.gate.get() & POISONED != 0 {
+            match s.poison.get() {
+                Poison::Panic => {
+                    trap_static("module poisoned by an earlier panic; ", CANNOT_GO_ON, "", "", "")
+                }
+                Poison::Deadlock(by) => trap_static(
+                    "module poisoned by a deadlock in export \"",
+                    by,
+                    "\"; ",
+                    CANNOT_GO_ON,
+                    "",
+                ),
+                Poison::Trap(by) => trap_static(
+                    "module poisoned by an earlier trap in export \"",
+                    by,
+                    "\"; ",
+                    CANNOT_GO_ON,
+                    "",
+                ),
+                Poison::Aborted | Poison::None => {}
+            }
+        }
+        s.poison.set(Poison::Aborted);
+        s.gate.set(s.gate.get() | POISONED);
+        // The name left behind is the export that was unwound.
+        trap_static(
+            "module poisoned: export \"",
+            s.export.get(),
+            "\", called from inside a host import, did not return (it trapped, and the host \
+             went on); ",
+            CANNOT_GO_ON,
+            "",
+        )
+    })
 }

@@ -25,7 +25,7 @@
 
 use crate::local::per_thread;
 use crate::task::{self, Header, JoinHandle};
-use crate::{time, trap::trap};
+use crate::time;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
@@ -211,13 +211,16 @@ where
 /// (a plain `fn` export the task called through a host import is innermost otherwise; an async
 /// one runs a loop of its own).
 fn running_task(export: &'static str) -> Option<Origin> {
-    EXECUTOR.with(|e| {
-        let running = e.running.get();
-        // SAFETY: a non-null `running` points into the allocation of the task being polled,
-        // which lives until `run` resets it.
-        let origin = unsafe { running.as_ref() }.copied()?;
-        std::ptr::eq(e.looping.get(), export).then_some(origin)
-    })
+    EXECUTOR
+        .try_with(|e| {
+            let running = e.running.get();
+            // SAFETY: a non-null `running` points into the allocation of the task being
+            // polled, which lives until `run` resets it.
+            let origin = unsafe { running.as_ref() }.copied()?;
+            std::ptr::eq(e.looping.get(), export).then_some(origin)
+        })
+        .ok()
+        .flatten()
 }
 
 /// Where a panic happened, for the panic hook's line: `in a task spawned at FILE:LINE:COL by
@@ -226,26 +229,17 @@ pub(crate) fn panic_place(export: &'static str) -> impl fmt::Display {
     struct Place(&'static str, Option<Origin>);
     impl fmt::Display for Place {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            let by = |f: &mut fmt::Formatter<'_>, export: &str| match export {
-                "" => f.write_str("outside any export"),
-                name => write!(f, "export \"{name}\""),
-            };
-            match self.1 {
-                Some(Origin { at, export }) => {
-                    write!(
-                        f,
-                        "in a task spawned at {}:{}:{} by ",
-                        at.file(),
-                        at.line(),
-                        at.column()
-                    )?;
-                    by(f, export)
+            match (self.1, self.0) {
+                (Some(Origin { at, export }), _) => {
+                    let (line, column) = (at.line(), at.column());
+                    write!(f, "in a task spawned at {}:{line}:{column} ", at.file())?;
+                    match export {
+                        "" => f.write_str("outside any export"),
+                        name => write!(f, "by export \"{name}\""),
+                    }
                 }
-                None if self.0.is_empty() => f.write_str("outside any export"),
-                None => {
-                    f.write_str("in ")?;
-                    by(f, self.0)
-                }
+                (None, "") => f.write_str("outside any export"),
+                (None, name) => write!(f, "in export \"{name}\""),
             }
         }
     }
@@ -369,7 +363,12 @@ impl Drop for OnStack {
     }
 }
 
-/// Runs an async export's future until it completes.
+/// Runs an async export's future until it completes: other ready tasks run while it waits.
+///
+/// Inlined into the export's own fn that builds the future, so that the future is built where
+/// it stays pinned: not inlined, it is built there and then moved into this fn's frame, two
+/// copies of it on the shadow stack for each async call on the stack.
+#[inline(always)]
 pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
     let mut call = pin!(OnStack::new());
     call.as_mut().enter(export);
@@ -425,13 +424,11 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
                 clock_seen = true;
                 if !time::fire_expired() {
                     match time::next_deadline() {
-                        // Nothing is ready but a timer is armed: block in poll_oneoff until it
-                        // is due.
+                        // Nothing is ready but a timer is armed: block in poll_oneoff until
+                        // it is due.
                         Some(deadline) => time::block_until(deadline),
-                        None => trap(format_args!(
-                            "all tasks are asleep - deadlock! export \"{export}\" is waiting for \
-                             something that no task or timer can deliver"
-                        )),
+                        // Nothing is ready and no timer can ever wake anything: deadlock.
+                        None => crate::call::deadlock(export),
                     }
                 }
             }
@@ -450,3 +447,6 @@ fn check_idle() {
 
 #[cfg(test)]
 mod model;
+
+#[cfg(test)]
+mod tests;

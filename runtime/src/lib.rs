@@ -114,6 +114,7 @@
 
 mod abi;
 mod call;
+mod cmain;
 mod executor;
 mod init;
 mod local;
@@ -121,17 +122,61 @@ mod pool;
 mod task;
 pub mod time;
 mod trap;
+mod wait;
 
 pub use task::{JoinHandle, YieldNow};
 
 /// Exports a free function from the wasm module.
 ///
 /// `#[wasmexport]` exports under the fn's own name (`r#type` as `type`);
-/// `#[wasmexport(name)]` and `#[wasmexport("any string")]` under that name. Parameters and
-/// result are `i32`, `u32`, `i64`, `u64`, `f32`, `f64`, `bool` or a thin raw pointer, or an alias
-/// of one; at most one result. The fn may be `unsafe` (the host upholds its contract) and
-/// `async` (it runs as a task on the executor). Methods, generics, other types and the reserved
-/// names `_start` and `_initialize` are compile errors that point at the problem.
+/// `#[wasmexport(name)]` and `#[wasmexport("any string")]` under that name. The fn may be
+/// `unsafe` (the host upholds its contract) and `async` (it runs as a task on the executor).
+/// Methods, generics, other types and the reserved names `_start` and `_initialize` are
+/// compile errors that point at the problem; every problem of one fn is reported in one build.
+///
+/// # Types and how they cross
+///
+/// | Rust | wasm | notes |
+/// |---|---|---|
+/// | `i32`, `u32` | `i32` | |
+/// | `i64`, `u64` | `i64` | |
+/// | `f32`, `f64` | `f32`, `f64` | |
+/// | `bool` | `i32` | any non-zero value is `true` |
+/// | `usize`, `isize` | `i32` | Go's `uintptr` (wasm32) |
+/// | `*const T`, `*mut T` | `i32` | `T` must have a host layout: see [`HostLayout`] |
+/// | `&str`, `&[u8]`, `&mut [u8]` | `i32, i32` | parameters only: pointer, then length in bytes |
+///
+/// Aliases of these work (`type Handle = u32;`); newtypes and other types do not. At most one
+/// result, one wasm value: a string or buffer result is refused (return a pointer and write
+/// the length through a `*mut u32` parameter). `type Unit = ();` as a result returns nothing.
+///
+/// A slice parameter is checked before the export runs, and before the call touches the
+/// runtime's state: a pointer and length that reach past linear memory (or a null pointer with
+/// a non-zero length) trap with a `wasmexport:` line naming the export and the parameter, as do
+/// a `&str` whose bytes are not UTF-8 and a `&mut [u8]` that shares bytes with another slice
+/// parameter. Such a trap leaves the instance usable: the next call runs normally. A zero
+/// length is an empty slice, whatever the pointer. The bytes are the call's for its duration:
+/// the host lends them (typically a buffer from an allocation export the module defines) and
+/// must not pass memory the module is using otherwise. An `async fn` export may hold its slices
+/// across `.await`s: its future lives for exactly the call.
+///
+/// `#[wasmexport(crate = path)]` (also `#[wasmexport("name", crate = path)]`, and on every
+/// macro of this crate) names this crate when it is a renamed dependency
+/// (`we = { package = "wasmexport", .. }`).
+///
+/// ```
+/// use wasmexport::wasmexport;
+///
+/// /// Counts the words of `text` into `counts[0]` and returns the bytes it saw.
+/// #[wasmexport]
+/// fn count(text: &str, counts: &mut [u8]) -> usize {
+///     if let Some(first) = counts.first_mut() {
+///         *first = text.split_whitespace().count() as u8;
+///     }
+///     text.len()
+/// }
+/// # fn main() { let mut c = [0]; assert_eq!(count("a b", &mut c), 3); assert_eq!(c[0], 2); }
+/// ```
 ///
 /// ```
 /// use wasmexport::wasmexport;
@@ -144,14 +189,24 @@ pub use task::{JoinHandle, YieldNow};
 /// }
 /// # fn main() { assert_eq!(kind(41, true), 42); }
 /// ```
+///
+/// On wasm an export's name is also its symbol name, so names that cannot work are refused:
+/// `memory`, the linker's symbols and every symbol of the toolchain's libc and standard library
+/// (`malloc`, `getenv`, `write`, ...), and `main` in a `bin`. `main` in a reactor keeps its
+/// declared signature. Another `#[no_mangle]` or `#[export_name]` on the fn is refused too.
+///
+/// On a target other than wasm the fn is a plain Rust fn and defines no C symbol, so the crate's
+/// logic can be unit-tested with `cargo test`.
 #[doc(inline)]
 pub use wasmexport_macros::wasmexport;
 
 /// Runs a fn once, from `_initialize`, before any export (Go's `init()`).
 ///
-/// Init fns run after static constructors, in declaration order within a crate (by file, then
-/// line), and take no parameters and return nothing. They may [`spawn`] tasks, which start
-/// running at the first export call that waits.
+/// Init fns take no parameters and return nothing, and run after the static constructors: a
+/// crate's after those of every crate it depends on (Go's package order), and within a crate
+/// ordered by the path of the source file (`file!()`), then by line. They may [`spawn`] tasks,
+/// which start running at the first export call that waits. A panic or trap in one leaves the
+/// instance unusable: every later call traps (see the README's "Reactors and commands").
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
@@ -197,7 +252,9 @@ pub use wasmexport_macros::main;
 
 /// Declares a host import: `#[wasmimport(module = "host", name = "lookup")] fn lookup(k: i32) -> i32;`.
 ///
-/// The counterpart of [`macro@wasmexport`], with the same type rules. The generated fn is
+/// The counterpart of [`macro@wasmexport`], with the same type rules: a `&str`, `&[u8]` or
+/// `&mut [u8]` parameter is passed to the host as two `i32`s, pointer then length, and `_`
+/// parameters are allowed. `crate = path` names a renamed dependency. The generated fn is
 /// `unsafe` to call, as any foreign fn, and tells the executor that a host call is in flight so
 /// that an export the host calls from inside it runs as a re-entrant call.
 ///
@@ -211,11 +268,48 @@ pub use wasmexport_macros::main;
 /// use wasmexport::wasmimport;
 ///
 /// #[wasmimport(module = "host", name = "log")]
-/// pub fn log(level: u32, ptr: *const u8, len: u32);
+/// pub fn log(level: u32, message: &str); // host side: log(level: i32, ptr: i32, len: i32)
 /// # fn main() {}
 /// ```
+///
+/// On a target other than wasm there is no host to import from: the fn panics, naming the
+/// import's module and name, when called (the rest of the crate builds and can be tested).
 #[doc(inline)]
 pub use wasmexport_macros::wasmimport;
+
+/// Marks a struct whose layout a wasm host can rely on, so that `*const T` and `*mut T` to it
+/// may be parameters and results of exports and imports (Go's `structs.HostLayout`).
+///
+/// The struct must be `#[repr(C)]` or `#[repr(transparent)]`, and each field must have a host
+/// layout itself: `i32`, `u32`, `i64`, `u64`, `f32`, `f64`, `bool`, `usize`, `isize`, `u8`, `i8`,
+/// `u16`, `i16`, `c_void`, a raw pointer, an array of these, or another struct with this derive.
+/// Anything else is a compile error pointing at the struct or the field.
+/// `#[host_layout(crate = path)]` names a renamed dependency.
+///
+/// ```
+/// use wasmexport::{HostLayout, wasmexport};
+///
+/// #[derive(HostLayout)]
+/// #[repr(C)]
+/// pub struct Point {
+///     x: f64,
+///     y: f64,
+///     tag: [u8; 4],
+/// }
+///
+/// /// # Safety
+/// /// `p` must point at a `Point`.
+/// #[wasmexport]
+/// unsafe fn norm(p: *const Point) -> f64 {
+///     // SAFETY: the caller's contract.
+///     let p = unsafe { &*p };
+///     p.x.hypot(p.y)
+/// }
+/// # fn main() { assert_eq!(unsafe { norm(&Point { x: 3.0, y: 4.0, tag: [0; 4] }) }, 5.0); }
+/// ```
+pub use abi::HostLayout;
+#[doc(inline)]
+pub use wasmexport_macros::HostLayout;
 
 /// Starts a background task, like `go f()`, and returns a handle to its output.
 ///
@@ -284,11 +378,69 @@ pub fn yield_now() -> YieldNow {
     YieldNow::new()
 }
 
+/// Registers `reporter` to receive every line the runtime writes to stderr before it traps.
+///
+/// Every trap this crate causes on purpose (a panic, a call into a poisoned instance, a
+/// deadlock, a call before `_initialize`, ...) first writes one line starting with
+/// `wasmexport:` to stderr. Many hosts hide a guest's stderr; a reporter passes the line on
+/// through the host's own channel (an error slot, a log import) before the trap. It receives
+/// the line without its newline, from a buffer on the stack: nothing is allocated, so it runs
+/// even when the heap is what went wrong. Lines longer than 1 KiB are cut, ending in `...`.
+///
+/// The reporter runs after the line is on stderr and before the trap; after it returns, the
+/// module traps as it would without it. Keep it small and do not allocate in it.
+///
+/// * It runs on poisoned instances too: the call after a panic traps with a `module
+///   poisoned` line, which the reporter receives like any other.
+/// * A line caused while the reporter runs (it panicked, or it called back into the module
+///   and that call trapped) goes to stderr only: a failing reporter never recurses.
+/// * A trap inside the reporter (a host import that traps, say) just traps, as any trap in
+///   guest code; the instance must then be dropped like after any trap, and the reporter is not
+///   called again on it.
+/// * Lines written before it is set, in particular for an export called before
+///   `_initialize` (no code of the module has run yet), reach stderr only: set it in a
+///   [`#[wasmexport::init]`](macro@init) fn, the first thing that runs.
+/// * The refusals at an export's entry (poisoned, before `_initialize`) write their line to
+///   stderr without using the shadow stack, then hand it to the reporter. If the shadow stack
+///   itself is what ran out, the reporter's frame faults: the call still traps (with an
+///   out-of-bounds access instead of `unreachable`), and stderr has the line.
+///
+/// A later call replaces the reporter.
+///
+/// ```
+/// use wasmexport::wasmimport;
+///
+/// // The host's channel for errors: it reads `len` bytes at `ptr` during the call.
+/// #[wasmimport(module = "host", name = "set_error")]
+/// fn set_error(ptr: *const u8, len: u32);
+///
+/// fn to_host(line: &str) {
+///     // SAFETY: `ptr` and `len` describe `line`, which outlives the call.
+///     unsafe { set_error(line.as_ptr(), line.len() as u32) }
+/// }
+///
+/// #[wasmexport::init]
+/// fn setup() {
+///     wasmexport::set_trap_reporter(to_host);
+/// }
+/// # // The host's side, so that the example links natively.
+/// # #[cfg(not(target_family = "wasm"))]
+/// # mod host {
+/// #     #[unsafe(no_mangle)]
+/// #     extern "C" fn set_error(_: *const u8, _: u32) {}
+/// # }
+/// # fn main() {}
+/// ```
+pub fn set_trap_reporter(reporter: fn(&str)) {
+    trap::set_reporter(reporter)
+}
+
 /// What the macros' generated code calls; not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::abi::WasmType;
-    pub use crate::call::{HostCall, call_async, call_sync};
+    pub use crate::abi::{HostLayout, RawSlice, WasmResult, WasmSlice, WasmType, disjoint};
+    pub use crate::call::{AsyncCall, HostCall, block_on, call_async, call_sync};
+    pub use crate::cmain::CMainResult;
     pub use crate::init::{InitHook, initialize, run_main};
 
     /// `#[wasmexport::main]` expands to a call of this macro, which refuses to build a wasm

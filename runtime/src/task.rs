@@ -377,7 +377,7 @@ impl<T> Future for JoinHandle<T> {
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let Some(h) = self.task else {
-            crate::trap::trap(format_args!("a JoinHandle was polled after it completed"))
+            crate::call::trap_poisoning(format_args!("a JoinHandle was polled after it completed"))
         };
         // SAFETY: the handle's reference keeps the task alive.
         let header = unsafe { h.as_ref() };
@@ -404,7 +404,7 @@ impl<T> Future for JoinHandle<T> {
         match out {
             Some(out) => Poll::Ready(out),
             None => {
-                crate::trap::trap(format_args!("a task awaited through its JoinHandle panicked"))
+                crate::call::trap_poisoning(format_args!("a task awaited through its JoinHandle panicked"))
             }
         }
     }

@@ -33,15 +33,30 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+pub use crate::wait::set_max_wait;
+
 /// Armed timers, by deadline; the `u64` tells apart timers with the same deadline.
 struct Timers {
     armed: BTreeMap<(Instant, u64), Waker>,
     next_id: u64,
+    /// Set by the first timer armed; see [`Clock`].
+    clock: Option<&'static Clock>,
 }
+
+/// The executor reads the clock and blocks in `poll_oneoff` only through this, which only
+/// [`Sleep`] refers to: a module that never sleeps links neither, and so does not import WASI's
+/// `clock_time_get` and `poll_oneoff` (every import costs each instantiation: under Node, a
+/// `node:wasi` import costs about as much as instantiating a whole hand-written module).
+struct Clock {
+    now: fn() -> Instant,
+    block_until: fn(Instant),
+}
+
+static CLOCK: Clock = Clock { now, block_until: wait_until };
 
 thread_local! {
     static TIMERS: RefCell<Timers> = const {
-        RefCell::new(Timers { armed: BTreeMap::new(), next_id: 0 })
+        RefCell::new(Timers { armed: BTreeMap::new(), next_id: 0, clock: None })
     };
 }
 
@@ -53,7 +68,8 @@ pub(crate) fn fire_expired() -> bool {
     let due: Vec<Waker> = TIMERS.with(|t| {
         let mut t = t.borrow_mut();
         let Some((&(first, _), _)) = t.armed.first_key_value() else { return Vec::new() };
-        let now = now();
+        let Some(clock) = t.clock else { return Vec::new() };
+        let now = (clock.now)();
         if first > now {
             return Vec::new();
         }
@@ -70,13 +86,18 @@ pub(crate) fn next_deadline() -> Option<Instant> {
     TIMERS.with(|t| t.borrow().armed.first_key_value().map(|(&(d, _), _)| d))
 }
 
-/// Blocks the thread (in `poll_oneoff` on wasip1) until `deadline`.
-#[cfg(not(test))]
+/// Blocks the thread (in `poll_oneoff` on wasip1) until `deadline`, or for at most the cap that
+/// `set_max_wait` set.
 pub(crate) fn block_until(deadline: Instant) {
-    let now = now();
-    if deadline > now {
-        std::thread::sleep(deadline - now);
-    }
+    // A deadline exists only once a timer was armed, which set the clock.
+    let Some(clock) = TIMERS.with(|t| t.borrow().clock) else { return };
+    (clock.block_until)(deadline);
+}
+
+/// The real wait, through [`CLOCK`].
+#[cfg(not(test))]
+fn wait_until(deadline: Instant) {
+    crate::wait::block_until(crate::wait::capped(deadline));
 }
 
 /// The monotonic clock.
@@ -86,9 +107,7 @@ fn now() -> Instant {
 }
 
 #[cfg(test)]
-pub(crate) use fake_clock::block_until;
-#[cfg(test)]
-use fake_clock::now;
+use fake_clock::{block_until as wait_until, now};
 
 /// The crate's own tests run timers on a clock of their own, one per thread, which they move
 /// by hand, which "blocking" moves to the deadline at once, and which ticks 50 µs per read.
@@ -185,6 +204,7 @@ impl Future for Sleep {
                 t.next_id += 1;
                 (deadline, t.next_id)
             });
+            t.clock = Some(&CLOCK);
             (key, t.armed.insert(key, waker))
         });
         self.key = Some(key);

@@ -4,6 +4,7 @@
 //! the allocator (the heap may be what went wrong), and it keeps `alloc::fmt::format` out of
 //! modules that never format anything else.
 
+use std::cell::Cell;
 use std::fmt::{self, Write as _};
 
 /// One line of at most `N` bytes (`N` > 4); what does not fit is cut, ending in `...`.
@@ -50,22 +51,26 @@ impl<const N: usize> fmt::Write for Line<N> {
     }
 }
 
+/// WASI's `ciovec`: one buffer for `fd_write` to read.
+#[cfg(target_family = "wasm")]
+#[repr(C)]
+struct Ciovec {
+    buf: *const u8,
+    len: usize,
+}
+
+#[cfg(target_family = "wasm")]
+#[link(wasm_import_module = "wasi_snapshot_preview1")]
+unsafe extern "C" {
+    fn fd_write(fd: u32, iovs: *const Ciovec, iovs_len: usize, nwritten: *mut usize) -> u16;
+}
+
 /// Writes all of `bytes` to fd 2: straight to WASI's `fd_write` on wasm (which std imports
 /// anyway), so that no lock and no `std::io` error type is involved.
 fn write_stderr(bytes: &[u8]) {
     #[cfg(target_family = "wasm")]
     {
         let mut bytes = bytes;
-        #[repr(C)]
-        struct Ciovec {
-            buf: *const u8,
-            len: usize,
-        }
-        #[link(wasm_import_module = "wasi_snapshot_preview1")]
-        unsafe extern "C" {
-            fn fd_write(fd: u32, iovs: *const Ciovec, iovs_len: usize, nwritten: *mut usize)
-            -> u16;
-        }
         while !bytes.is_empty() {
             let iov = Ciovec { buf: bytes.as_ptr(), len: bytes.len() };
             let mut written = 0;
@@ -86,11 +91,58 @@ fn write_stderr(bytes: &[u8]) {
     }
 }
 
-/// Writes `wasmexport: {msg}` and a newline to fd 2 in one write.
+thread_local! {
+    /// The fn given to `set_trap_reporter`, if any.
+    static REPORTER: Cell<Option<fn(&str)>> = const { Cell::new(None) };
+    /// True while the reporter runs: a line it causes (it panicked, or it called back into the
+    /// module and that call trapped) goes to stderr only, so that a failing reporter cannot
+    /// recurse.
+    static REPORTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// See `wasmexport::set_trap_reporter`.
+pub(crate) fn set_reporter(reporter: fn(&str)) {
+    REPORTER.set(Some(reporter));
+}
+
+/// Writes `wasmexport: {msg}` and a newline to fd 2 in one write, then hands the line (without
+/// the newline) to the reporter, if one is set and it is not the reporter's own failure.
 pub(crate) fn report(msg: fmt::Arguments<'_>) {
     let mut line = Line::<1024>::new();
     let _ = write!(line, "wasmexport: {msg}");
-    write_stderr(line.finish());
+    let bytes = line.finish();
+    write_stderr(bytes);
+    let Some(reporter) = REPORTER.get() else { return };
+    if REPORTING.replace(true) {
+        return;
+    }
+    let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    // SAFETY: `Line` only ever holds whole `str`s, cut on char boundaries, and ASCII ends, so
+    // its bytes are UTF-8. (Checking would cost every module about 1 KB of UTF-8 validation.)
+    reporter(unsafe { std::str::from_utf8_unchecked(text) });
+    REPORTING.set(false);
+}
+
+/// Hands `wasmexport: ` and the parts to the reporter, as [`report`] does, without writing them
+/// to stderr again; kept out of line so that [`trap_static`] itself needs no stack frame.
+#[cfg(target_family = "wasm")]
+#[cold]
+#[inline(never)]
+fn report_parts(a: &str, b: &str, c: &str, d: &str, e: &str) {
+    let Some(reporter) = REPORTER.get() else { return };
+    if REPORTING.replace(true) {
+        return;
+    }
+    let mut line = Line::<1024>::new();
+    let _ = line.write_str("wasmexport: ");
+    for part in [a, b, c, d, e] {
+        let _ = line.write_str(part);
+    }
+    let bytes = line.finish();
+    let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    // SAFETY: as in `report`: whole `str`s cut on char boundaries, so UTF-8.
+    reporter(unsafe { std::str::from_utf8_unchecked(text) });
+    REPORTING.set(false);
 }
 
 /// Writes `wasmexport: {msg}` to fd 2 in one write, then traps.
@@ -111,6 +163,83 @@ pub(crate) fn trap(msg: fmt::Arguments<'_>) -> ! {
     }
 }
 
+/// How many pieces a line of [`trap_static`] has: the prefix, five parts, the newline.
+#[cfg(target_family = "wasm")]
+const PIECES: usize = 7;
+
+/// The iovecs and the count of [`trap_static`]: in static memory, not on the stack.
+#[cfg(target_family = "wasm")]
+static mut IOVS: [Ciovec; PIECES] = [const { Ciovec { buf: std::ptr::null(), len: 0 } }; PIECES];
+#[cfg(target_family = "wasm")]
+static mut WRITTEN: usize = 0;
+
+/// Writes `wasmexport: ` followed by `a` to `e` and a newline to fd 2 in one `fd_write`, then
+/// traps; for the refusals at an export's entry.
+///
+/// Those may run after a trap unwound a call without restoring `__stack_pointer`, the global
+/// that holds the top of the linear-memory stack rustc gives every frame that needs memory:
+/// after the stack ran out it points below the start of memory, and any frame faults. So this
+/// uses none: no formatting, the iovecs and the count in statics, every local a wasm local
+/// (which a release build keeps out of memory; a debug build spills them, see the README).
+#[cold]
+#[inline(never)]
+pub(crate) fn trap_static(
+    a: &'static str,
+    b: &'static str,
+    c: &'static str,
+    d: &'static str,
+    e: &'static str,
+) -> ! {
+    #[cfg(target_family = "wasm")]
+    {
+        let iovs = (&raw mut IOVS).cast::<Ciovec>();
+        // SAFETY: `iovs` points at `IOVS`, `PIECES` iovecs, which only this fn uses; wasm32-wasip1
+        // has one thread and this fn does not return, so no two runs overlap. Each iovec points
+        // at a `'static` str; `fd_write` reads the iovecs from `first` on and writes only
+        // `WRITTEN`. `first < PIECES` wherever an iovec is indexed.
+        unsafe {
+            let piece = |s: &'static str| Ciovec { buf: s.as_ptr(), len: s.len() };
+            iovs.write(piece("wasmexport: "));
+            iovs.add(1).write(piece(a));
+            iovs.add(2).write(piece(b));
+            iovs.add(3).write(piece(c));
+            iovs.add(4).write(piece(d));
+            iovs.add(5).write(piece(e));
+            iovs.add(6).write(piece("\n"));
+            let mut first = 0;
+            while first < PIECES {
+                let errno = fd_write(2, iovs.add(first), PIECES - first, &raw mut WRITTEN);
+                let mut left = WRITTEN;
+                if errno != 0 || left == 0 {
+                    break;
+                }
+                // Skip what was written; go on from the middle of a piece after a short write.
+                while first < PIECES && left >= (*iovs.add(first)).len {
+                    left -= (*iovs.add(first)).len;
+                    first += 1;
+                }
+                if first < PIECES {
+                    let iov = &mut *iovs.add(first);
+                    iov.buf = iov.buf.add(left);
+                    iov.len -= left;
+                }
+            }
+        }
+        // The line is on stderr; now the reporter, if one is set (a static load: no frame
+        // here), which needs a frame of its own. If the stack is what ran out, that frame
+        // faults: the host sees a trap all the same, one that says "out of bounds" instead of
+        // "unreachable", and stderr has the line.
+        if REPORTER.get().is_some() && !REPORTING.get() {
+            report_parts(a, b, c, d, e);
+        }
+        core::arch::wasm32::unreachable()
+    }
+    #[cfg(not(target_family = "wasm"))]
+    {
+        panic!("wasmexport: {a}{b}{c}{d}{e}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +254,27 @@ mod tests {
     fn a_line_that_fits_ends_in_a_newline() {
         assert_eq!(line::<16>("hello"), "hello\n");
         assert_eq!(line::<9>("hello"), "hello\n");
+    }
+
+    use std::cell::RefCell;
+
+    thread_local!(static SEEN: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) });
+
+    fn record_and_report_again(line: &str) {
+        SEEN.with_borrow_mut(|seen| seen.push(line.to_string()));
+        report(format_args!("from inside the reporter"));
+    }
+
+    #[test]
+    fn the_reporter_gets_each_line_once_and_is_not_reentered() {
+        set_reporter(record_and_report_again);
+        report(format_args!("first {}", 1));
+        report(format_args!("second"));
+        assert_eq!(
+            SEEN.take(),
+            ["wasmexport: first 1", "wasmexport: second"],
+            "the lines of the reporter's own reports did not reach it"
+        );
     }
 
     #[test]

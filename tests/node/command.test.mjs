@@ -1,4 +1,4 @@
-// SPEC M4, M5: a command runs under wasi.start; its exports are re-entered from a JS import
+// A command runs under wasi.start; its exports are re-entered from a JS import
 // while _start runs, and trap clearly afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,4 +26,15 @@ test('exports trap after main returned, telling the user to build a reactor', ()
   g.wasi.start(g.instance);
   assert.throws(() => g.exports.add(1, 2), WebAssembly.RuntimeError);
   assert.match(g.stderr(), /^wasmexport: export "add" called after the command's main returned: .*build a reactor/);
+});
+
+test('__main_void traps before main runs: only _start runs the constructors and main', () => {
+  let called = false;
+  const g = instantiate(module(commands, 'cmd'), () => ({
+    test: { callback: (x) => { called = true; return x; } },
+  }));
+  // Node's WASI refuses WASI calls before wasi.start: writing the trap's line throws instead.
+  assert.throws(() => g.exports.__main_void());
+  assert.equal(called, false, 'main ran and called the host');
+  assert.equal(g.stdout(), '');
 });

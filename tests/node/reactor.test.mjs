@@ -1,4 +1,4 @@
-// SPEC M5: the reactor guests run unchanged under Node's node:wasi.
+// The reactor guests run unchanged under Node's node:wasi.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { instantiate, module, wasmDir } from './wasi.mjs';
@@ -100,7 +100,7 @@ test('re-entrant calls from JS imports, sync and async, 200 deep', () => {
   assert.equal(g.exports.tasks(), 1);
 });
 
-// SPEC E11: calls unwound without the runtime's code running poison the instance.
+// Calls unwound without the runtime's code running poison the instance.
 const POISONED = /^wasmexport: module poisoned: an earlier call did not return \(it trapped\); export "add" cannot run/m;
 
 function aborter(self) {
@@ -109,6 +109,7 @@ function aborter(self) {
       fail: () => { throw new Error('the host function failed'); },
       reenter: (n) => self.exports.recurse(n),
       reenter_plain: (n) => self.exports.recurse_plain(n),
+      reenter_fat: (n) => self.exports.recurse_fat(n),
       swallow_nested_trap: () => {
         assert.throws(() => self.exports.trap_now(), WebAssembly.RuntimeError);
         return 0;
@@ -121,6 +122,9 @@ function assertPoisoned(g) {
   assert.throws(() => g.exports.add(1, 2), WebAssembly.RuntimeError);
   assert.match(g.stderr(), POISONED);
   assert.throws(() => g.exports.tasks(), WebAssembly.RuntimeError);
+  // Also an export whose body needs a frame on the shadow stack: its check comes first.
+  assert.throws(() => g.exports.framed(3), WebAssembly.RuntimeError);
+  assert.match(g.stderr(), /export "framed" cannot run; create a new instance$/m);
 }
 
 test('a host import that throws poisons the instance', () => {
@@ -149,5 +153,23 @@ test('a nested trap that JS catches stops the outer call', () => {
   const g = reactor('abort', aborter);
   assert.throws(() => g.exports.call_swallowing(), WebAssembly.RuntimeError);
   assert.match(g.stderr(), /^wasmexport: module poisoned: export "trap_now", called from inside a host import, did not return/);
+  assertPoisoned(g);
+});
+
+test('a deadlock poisons the instance, and later calls say so', () => {
+  const g = reactor('abort', aborter);
+  assert.throws(() => g.exports.wait_forever(), WebAssembly.RuntimeError);
+  assert.match(g.stderr(), /^wasmexport: all tasks are asleep - deadlock! export "wait_forever" is waiting/);
+  assert.throws(() => g.exports.add(1, 2), WebAssembly.RuntimeError);
+  assert.match(g.stderr(), /^wasmexport: module poisoned by a deadlock in export "wait_forever": export "add" cannot run; create a new instance$/m);
+});
+
+// Each level of recurse_fat holds 16 KiB of the shadow stack (the linear-memory stack): it
+// runs out after about 64 levels, long before Node's stack, and leaves the stack pointer
+// below the start of memory.
+test('shadow stack exhaustion poisons the instance', () => {
+  const g = reactor('abort', aborter);
+  assert.equal(g.exports.recurse_fat(10), 10);
+  assert.throws(() => g.exports.recurse_fat(1000000), /memory access out of bounds/);
   assertPoisoned(g);
 });

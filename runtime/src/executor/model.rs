@@ -319,12 +319,7 @@ impl Future for Probe {
                     this.waiting = Waiting::Slot;
                     return Poll::Pending;
                 }
-                Step::Wake(slot) => {
-                    let parked = WORLD.with(|w| w.slots.borrow_mut()[slot as usize].take());
-                    if let Some(parked) = parked {
-                        parked.wake();
-                    }
-                }
+                Step::Wake(slot) => wake_slot(slot),
                 Step::FireStale(i) => fire_stale(i),
                 Step::Nested(script) => nested_call(script),
                 Step::WakeAndFinish => {
@@ -347,6 +342,13 @@ impl Future for Probe {
     }
 }
 
+fn wake_slot(slot: u8) {
+    let parked = WORLD.with(|w| w.slots.borrow_mut()[slot as usize].take());
+    if let Some(parked) = parked {
+        parked.wake();
+    }
+}
+
 fn fire_stale(i: u8) {
     let waker = WORLD.with(|w| w.stale.borrow().get(i as usize).cloned());
     if let Some(waker) = waker {
@@ -359,14 +361,15 @@ fn nested_call(script: Vec<Step>) {
     let host = HostCall::enter();
     call_async("nested", Probe::new(script, false));
     WORLD.with(|w| w.call_done.set(false));
-    drop(host);
+    host.leave();
 }
 
 /// Runs one program on a fresh thread (fresh executor, timers and fake clock); returns the
 /// number of polls it made, or the panic message of the check that failed.
 fn run_program(ops: Vec<Op>) -> Result<u64, String> {
     let program = std::thread::spawn(move || {
-        call::initializing(|| {});
+        call::begin_init("test");
+        call::finish_init();
         for op in ops {
             match op {
                 Op::Call(script) => {
@@ -374,12 +377,7 @@ fn run_program(ops: Vec<Op>) -> Result<u64, String> {
                     WORLD.with(|w| w.call_done.set(false));
                 }
                 Op::Advance(ms) => time::fake_clock::advance(Duration::from_millis(ms.into())),
-                Op::WakeFromOutside(slot) => {
-                    let parked = WORLD.with(|w| w.slots.borrow_mut()[slot as usize].take());
-                    if let Some(parked) = parked {
-                        parked.wake();
-                    }
-                }
+                Op::WakeFromOutside(slot) => wake_slot(slot),
                 Op::FireStale(i) => fire_stale(i),
                 Op::DropHandle(i) => {
                     let handle = WORLD.with(|w| {

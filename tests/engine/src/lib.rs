@@ -1,6 +1,6 @@
 //! Runs guest modules on wasmtime: builds the guests in `tests/guests` for wasm32-wasip1 once
 //! per test process, instantiates them with a WASI preview 1 context whose stderr is captured,
-//! and calls their exports.
+//! and calls their exports. [`wasmi_host`] does the same on wasmi.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -55,6 +55,26 @@ pub fn guest_path(name: &str) -> PathBuf {
         build_guests(&root().join("tests/guests/Cargo.toml")).unwrap_or_else(|e| panic!("{e:#}"))
     });
     dir.join(format!("{name}.wasm"))
+}
+
+/// The path of guest `name`'s module (from `tests/guests`) built in debug mode (into
+/// `target/wasm`, like the release guests), building that one guest the first time.
+pub fn debug_guest_path(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let target_dir = root().join("target/wasm");
+    if !built.iter().any(|b| b == name) {
+        let manifest = root().join("tests/guests/Cargo.toml");
+        let out = cargo_build_wasm(&manifest, &target_dir, &["-p", name, "--quiet"])
+            .expect("running cargo to build a debug guest");
+        assert!(
+            out.status.success(),
+            "building guest {name} (debug) failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        built.push(name.to_string());
+    }
+    target_dir.join("wasm32-wasip1/debug").join(format!("{name}.wasm"))
 }
 
 /// The path of command guest `name`'s module (from `tests/commands`).
@@ -282,3 +302,5 @@ pub fn function_names(wasm: &[u8]) -> Result<Option<Vec<String>>> {
 pub fn trap_text(err: &wasmtime::Error) -> String {
     format!("{err:?}")
 }
+
+pub mod wasmi_host;

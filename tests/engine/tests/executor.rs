@@ -140,7 +140,7 @@ fn e8_panic_in_a_spawned_task_traps_and_poisons() {
     let err = g.call::<(), i32>("panic_in_task", ()).unwrap_err();
     assert!(is_trap(&err), "{err:?}");
     let stderr = g.stderr();
-    let prefix = task_panic_prefix("panic_in_task", "panic_in_task");
+    let prefix = task_panic_prefix("lib.rs", "panic_in_task", "panic_in_task");
     assert!(stderr.starts_with(&format!("{prefix}task exploded at ")), "{stderr}");
     let err = g.call::<(i32, i32), i32>("add", (1, 2)).unwrap_err();
     assert!(is_trap(&err));
@@ -175,15 +175,15 @@ fn e10_memory_and_task_count_stay_flat() {
 }
 
 /// The exact text the guest's panic hook writes for a task started at the line of
-/// `tests/guests/exec/src/lib.rs` marked `// spawn site: MARK`, by export `export`.
-fn task_panic_prefix(mark: &str, export: &str) -> String {
-    let path = wasmexport_engine_tests::root().join("tests/guests/exec/src/lib.rs");
+/// `tests/guests/exec/src/FILE` marked `// spawn site: MARK`, by export `export`.
+fn task_panic_prefix(file: &str, mark: &str, export: &str) -> String {
+    let path = wasmexport_engine_tests::root().join("tests/guests/exec/src").join(file);
     let source = std::fs::read_to_string(path).unwrap();
     let needle = format!("// spawn site: {mark}");
     let (line, text) = source.lines().enumerate().find(|(_, l)| l.ends_with(&needle)).unwrap();
     let column = text.find("spawn(").unwrap() + 1;
     format!(
-        "wasmexport: panic in a task spawned at exec/src/lib.rs:{}:{column} by export \"{export}\": ",
+        "wasmexport: panic in a task spawned at exec/src/{file}:{}:{column} by export \"{export}\": ",
         line + 1
     )
 }
@@ -292,13 +292,13 @@ fn e8_a_task_panic_names_where_the_task_was_spawned_and_by_which_export() {
     let err = g.call::<u32, ()>("sleep_ms", 1).unwrap_err();
     assert!(is_trap(&err), "{err:?}");
     let stderr = g.stderr();
-    let prefix = task_panic_prefix("spawn_panicker", "spawn_panicker");
-    assert!(stderr.starts_with(&format!("{prefix}boom at exec/src/lib.rs:")), "{stderr}");
+    let prefix = task_panic_prefix("guarantees.rs", "spawn_panicker", "spawn_panicker");
+    assert!(stderr.starts_with(&format!("{prefix}boom at exec/src/guarantees.rs:")), "{stderr}");
 
     // A task started by a task names the export that started the first one.
     let mut g = exec();
     g.call::<(), ()>("spawn_spawner", ()).unwrap();
     assert!(g.call::<u32, ()>("sleep_ms", 1).is_err());
-    let prefix = task_panic_prefix("spawn_spawner", "spawn_spawner");
+    let prefix = task_panic_prefix("guarantees.rs", "spawn_spawner", "spawn_spawner");
     assert!(g.stderr().starts_with(&format!("{prefix}deep at ")), "{}", g.stderr());
 }

@@ -1,4 +1,4 @@
-//! SPEC A8 (duplicate export names) and A9 (exports defined in library crates), with the
+//! Export names: duplicates, exports defined in library crates and `main`, with the
 //! fixtures in tests/fixtures/names. Fixtures are built one at a time, so the tests in this
 //! file share one lock on the fixture target directory through cargo.
 
@@ -59,5 +59,21 @@ fn a8_known_limit_two_otherwise_unneeded_crates_keep_one_add_silently() {
             1,
             "{package} {release}: {names:?}"
         );
+    }
+}
+
+/// LLVM gives a function whose symbol is `main`, with no parameters and an `i32` result, C's
+/// `main(argc, argv)` signature; the export keeps the declared `() -> i32`.
+#[test]
+fn a2_an_export_named_main_keeps_its_declared_signature() {
+    for release in [false, true] {
+        let path = build_names_fixture("export_main", release).unwrap_or_else(|e| panic!("{e}"));
+        let module = Module::from_file(engine(), &path).unwrap();
+        let ty = module.get_export("main").and_then(|e| e.func().cloned()).expect("a func main");
+        let (params, results) = (ty.params().count(), ty.results().collect::<Vec<_>>());
+        assert_eq!((params, results.len()), (0, 1), "release {release}: main is {ty}");
+        assert!(results[0].is_i32(), "release {release}: main is {ty}");
+        let mut g = Guest::init_with_imports(engine(), &module, |_| Ok(())).unwrap();
+        assert_eq!(g.call::<(), i32>("main", ()).unwrap(), 42, "release: {release}");
     }
 }

@@ -1,4 +1,4 @@
-//! SPEC A1, A2, A5, A6, M1, M2, M3, E8 on wasmtime with the `basic` guest.
+//! Reactor modules (names, types, exports, initialization, panics) on wasmtime with the `basic` guest.
 
 use wasmexport_engine_tests::{Guest, export_names, function_names, guest_path, module, trap_text};
 

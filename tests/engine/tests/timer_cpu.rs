@@ -1,4 +1,4 @@
-//! SPEC E5: a task waiting on a timer blocks in `poll_oneoff`, it does not spin. Alone in its
+//! Timers: a task waiting on a timer blocks in `poll_oneoff`, it does not spin. Alone in its
 //! test binary, so that the process's CPU time is this test's.
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 use wasmexport::wasmexport;
 
-// Every problem in one fn is reported (A10).
+// Every problem in one fn is reported.
 #[wasmexport]
 fn narrow(a: u8, b: i16, c: usize, d: isize, e: i128, f: char) -> u16 {
     let _ = (a, b, c, d, e, f);

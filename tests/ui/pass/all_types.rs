@@ -63,7 +63,7 @@ fn odd_name() {}
 /// # Safety
 /// `p` must be readable.
 #[wasmexport]
-unsafe fn read(p: *const u32) -> u32 {
+unsafe fn read_u32(p: *const u32) -> u32 {
     // SAFETY: the caller's contract.
     unsafe { p.read() }
 }
@@ -99,7 +99,7 @@ fn main() {
     assert_eq!(r#loop(), 1);
     assert_eq!(nested::in_module(), 2);
     let x = 5u32;
-    assert_eq!(unsafe { read(&x) }, 5);
+    assert_eq!(unsafe { read_u32(&x) }, 5);
     let _ = (pointers, unit_result, no_result, keyword_name, renamed, handle, odd_name);
     let _ = (c_abi, later, later_unsafe);
 }

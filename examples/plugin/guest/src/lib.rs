@@ -3,16 +3,21 @@
 //!
 //! # The ABI the host sees
 //!
+//! A `&str` or `&[u8]` parameter crosses as two `i32`s, pointer then length, so the Rust fns
+//! below take strings and buffers while the host passes pointers into the plugin's memory.
+//!
 //! * `alloc(len) -> ptr` / `dealloc(ptr, len)`: buffers in the plugin's memory. The host writes
 //!   a request into one as UTF-8 `METHOD PATH CLIENT` (single spaces).
-//! * `on_request(ptr, len) -> u64` (async): the low 32 bits are the decision (0 allow, 1 deny,
-//!   2 rate-limited); the high 32 bits the length of a rewritten path, 0 for none, whose bytes
-//!   are at `rewrite_ptr()` until the next call.
-//! * `cache_get(ptr, len) -> i64` / `cache_put(ptr, len, tier)`: the plugin-side cache of client
-//!   tiers, which the host uses while it answers `lookup` (re-entrant calls).
+//! * `on_request(ptr, len) -> u64` (async; `request: &str`): the low 32 bits are the decision
+//!   (0 allow, 1 deny, 2 rate-limited); the high 32 bits the length of a rewritten path, 0 for
+//!   none, whose bytes are at `rewrite_ptr()` until the next call. Bytes that are not UTF-8
+//!   trap with a `wasmexport:` line naming `on_request` and `request`.
+//! * `cache_get(ptr, len) -> i64` / `cache_put(ptr, len, tier)` (`client: &str`): the
+//!   plugin-side cache of client tiers, which the host uses while it answers `lookup`
+//!   (re-entrant calls).
 //!
-//! Imports (module `host`): `config(ptr, cap) -> len`, `lookup(ptr, len) -> tier`,
-//! `log(level, ptr, len)`.
+//! Imports (module `host`): `config(ptr, cap) -> len` (`&mut [u8]`), `lookup(ptr, len) -> tier`
+//! and `log(level, ptr, len)` (`&str`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -34,20 +39,20 @@ const BLOCKED: u32 = 0;
 const PREMIUM: u32 = 2;
 
 #[wasmimport(module = "host", name = "log")]
-fn host_log(level: u32, ptr: *const u8, len: u32);
+fn host_log(level: u32, message: &str);
 
 #[wasmimport(module = "host", name = "config")]
-fn host_config(ptr: *mut u8, cap: u32) -> u32;
+fn host_config(buf: &mut [u8]) -> u32;
 
 #[wasmimport(module = "host", name = "lookup")]
-fn host_lookup(ptr: *const u8, len: u32) -> u32;
+fn host_lookup(client: &str) -> u32;
 
 const INFO: u32 = 1;
 const WARN: u32 = 2;
 
 fn log(level: u32, message: &str) {
-    // SAFETY: the host reads `len` bytes at `ptr` during the call; both describe `message`.
-    unsafe { host_log(level, message.as_ptr(), message.len() as u32) }
+    // SAFETY: the host only reads the message, during the call.
+    unsafe { host_log(level, message) }
 }
 
 /// The rules of `plugin.conf`.
@@ -97,12 +102,13 @@ thread_local! {
 #[wasmexport::init]
 fn configure() {
     let mut buf = vec![0u8; 4096];
-    // SAFETY: the host writes at most `cap` bytes at `ptr` and returns the config's length.
-    let len = unsafe { host_config(buf.as_mut_ptr(), buf.len() as u32) } as usize;
+    // SAFETY: the host writes at most `buf.len()` bytes into `buf` and returns the config's
+    // length.
+    let len = unsafe { host_config(&mut buf) } as usize;
     if len > buf.len() {
         buf.resize(len, 0);
         // SAFETY: as above, with a buffer now large enough.
-        unsafe { host_config(buf.as_mut_ptr(), buf.len() as u32) };
+        unsafe { host_config(&mut buf) };
     }
     let rules = Rules::parse(&String::from_utf8_lossy(&buf[..len]));
     log(
@@ -161,15 +167,11 @@ fn refills() -> u32 {
     REFILLS.get()
 }
 
-/// Decides on one request.
-///
-/// # Safety
-/// `ptr..ptr + len` must be readable (a buffer from `alloc` the host wrote into).
+/// Decides on one request; the host passes it in a buffer from `alloc`, which the call borrows
+/// while it waits for the lookup task.
 #[wasmexport]
-async unsafe fn on_request(ptr: *const u8, len: u32) -> u64 {
-    // SAFETY: per the contract above.
-    let bytes = unsafe { std::slice::from_raw_parts(ptr, len as usize) }.to_vec();
-    let (decision, rewritten) = decide(&String::from_utf8_lossy(&bytes)).await;
+async fn on_request(request: &str) -> u64 {
+    let (decision, rewritten) = decide(request).await;
     let rewrite_len = REWRITE.with(|r| {
         let mut r = r.borrow_mut();
         r.clear();
@@ -196,8 +198,8 @@ async fn decide(request: &str) -> (Decision, Option<String>) {
     // it the executor also runs the refill task if its timer is due.
     let who = client.to_string();
     let tier = spawn(async move {
-        // SAFETY: the host reads `len` bytes at `ptr` during the call.
-        unsafe { host_lookup(who.as_ptr(), who.len() as u32) }
+        // SAFETY: the host only reads the client's name, during the call.
+        unsafe { host_lookup(&who) }
     })
     .await;
     if tier == BLOCKED {
@@ -225,25 +227,44 @@ async fn decide(request: &str) -> (Decision, Option<String>) {
 }
 
 /// The cached tier of a client, or -1.
-///
-/// # Safety
-/// `ptr..ptr + len` must be readable.
 #[wasmexport]
-unsafe fn cache_get(ptr: *const u8, len: u32) -> i64 {
-    // SAFETY: per the contract above.
-    let key = unsafe { std::slice::from_raw_parts(ptr, len as usize) };
-    let key = String::from_utf8_lossy(key);
-    CACHE.with(|c| c.borrow().get(key.as_ref()).map_or(-1, |&t| i64::from(t)))
+fn cache_get(client: &str) -> i64 {
+    CACHE.with(|c| c.borrow().get(client).map_or(-1, |&t| i64::from(t)))
 }
 
 /// Caches a client's tier.
-///
-/// # Safety
-/// `ptr..ptr + len` must be readable.
 #[wasmexport]
-unsafe fn cache_put(ptr: *const u8, len: u32, tier: u32) {
-    // SAFETY: per the contract above.
-    let key = unsafe { std::slice::from_raw_parts(ptr, len as usize) };
-    let key = String::from_utf8_lossy(key).into_owned();
-    CACHE.with(|c| c.borrow_mut().insert(key, tier));
+fn cache_put(client: &str, tier: u32) {
+    CACHE.with(|c| c.borrow_mut().insert(client.to_string(), tier));
+}
+
+/// Host-side unit tests (`cargo test` on the build machine): the exports are plain Rust fns
+/// there, and a `#[wasmimport]` fn panics naming the import it stands for.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_parse_on_the_host() {
+        let rules = Rules::parse("deny-method DELETE\nrewrite /old /new # moved\nlimit 3 250\n");
+        assert_eq!(rules.deny_methods, ["DELETE"]);
+        assert_eq!(rules.rewrites, [("/old".to_string(), "/new".to_string())]);
+        assert_eq!((rules.burst, rules.refill), (3, Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn exports_are_plain_fns_on_the_host() {
+        let ptr = alloc(16);
+        assert!(!ptr.is_null());
+        // SAFETY: the buffer `alloc(16)` returned, freed once.
+        unsafe { dealloc(ptr, 16) };
+        assert_eq!(refills(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "host import \"host\" \"config\"")]
+    fn imports_panic_on_the_host_naming_the_import() {
+        // `_initialize` would run this; it asks the host for the config first.
+        configure();
+    }
 }

@@ -154,9 +154,17 @@ impl Plugin {
 
     /// Hands one request line (`METHOD PATH CLIENT`) to the plugin.
     pub fn on_request(&mut self, request: &str) -> Result<Outcome> {
+        self.on_request_bytes(request.as_bytes())
+    }
+
+    /// Hands the plugin a request as raw bytes. The plugin's `on_request` takes a `&str`: the
+    /// host writes the bytes into a buffer from the plugin's `alloc` and passes pointer and
+    /// length; bytes that are not UTF-8 trap before the plugin's code runs (with a
+    /// `wasmexport:` line on stderr), and the plugin stays usable for the next request.
+    pub fn on_request_bytes(&mut self, request: &[u8]) -> Result<Outcome> {
         let len = u32::try_from(request.len()).context("request too long")?;
         let ptr = self.alloc.call(&mut self.store, len)?;
-        self.memory.write(&mut self.store, ptr as usize, request.as_bytes())?;
+        self.memory.write(&mut self.store, ptr as usize, request)?;
         let packed = self.on_request.call(&mut self.store, (ptr, len))?;
         self.dealloc.call(&mut self.store, (ptr, len))?;
         let decision = match packed as u32 {

@@ -110,6 +110,16 @@ fn refill_runs_only_when_the_plugin_is_entered() {
     assert_eq!(plugin.refills().unwrap(), 1);
 }
 
+#[test]
+fn a_request_that_is_not_utf8_traps_and_the_plugin_goes_on() {
+    let mut plugin =
+        Plugin::load(&wasmtime::Engine::default(), &plugin_wasm(), "", HashMap::new()).unwrap();
+    let err = plugin.on_request_bytes(b"GET /\xff zed").unwrap_err();
+    assert!(err.downcast_ref::<wasmtime::Trap>().is_some(), "{err:?}");
+    // The `&str` parameter was refused before the call entered the plugin's runtime.
+    assert_eq!(plugin.on_request("GET / zed").unwrap().decision, Decision::Allow);
+}
+
 fn host(plugin: &Path) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_plugin-host")).arg(plugin).output().unwrap();
     (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())

@@ -1,4 +1,4 @@
-//! SPEC E11: traps that unwind through the module without its code running, one export each,
+//! Traps that unwind through the module without its code running, one export each,
 //! driven by tests/engine/tests/aborted.rs and tests/node/reactor.test.mjs.
 
 use std::hint::black_box;
@@ -112,4 +112,74 @@ fn recurse(n: i32) -> i32 {
     }
     // SAFETY: the test host implements `reenter` by calling `recurse` again.
     1 + unsafe { reenter(n - 1) }
+}
+
+/// Waits for something nothing can deliver: the deadlock trap, which poisons the instance.
+#[wasmexport]
+async fn wait_forever() {
+    std::future::pending::<()>().await
+}
+
+/// The host calls this instance's `recurse_async(n)`.
+#[wasmimport(module = "test", name = "reenter_async")]
+fn reenter_async(n: i32) -> i32;
+
+/// Re-enters through the host as an async export: each level keeps its call's future on the
+/// shadow stack (the linear-memory stack), so enough levels exhaust it.
+#[wasmexport]
+async fn recurse_async(n: i32) -> i32 {
+    if n <= 0 {
+        return 0;
+    }
+    yield_now().await;
+    // SAFETY: the test host implements `reenter_async` by calling `recurse_async` again.
+    1 + unsafe { reenter_async(n - 1) }
+}
+
+/// The host calls this instance's `recurse_fat(n)`.
+#[wasmimport(module = "test", name = "reenter_fat")]
+fn reenter_fat(n: i32) -> i32;
+
+/// `recurse_async` with 16 KiB more shadow stack per level (a buffer held across an await):
+/// the shadow stack runs out after about 64 levels, before any engine's own stack does.
+#[wasmexport]
+async fn recurse_fat(n: i32) -> i32 {
+    if n <= 0 {
+        return 0;
+    }
+    let mut buf = [0u8; 16 << 10];
+    buf[n as usize % buf.len()] = 1;
+    yield_now().await;
+    black_box(&mut buf);
+    // SAFETY: the test host implements `reenter_fat` by calling `recurse_fat` again.
+    1 + unsafe { reenter_fat(n - 1) }
+}
+
+/// The host doubles `x` without calling back; declared with `#[wasmimport]`.
+#[wasmimport(module = "test", name = "double")]
+fn double_marked(x: i32) -> i32;
+
+/// One `#[wasmimport]` call and nothing else: fuel that runs out anywhere in it must leave the
+/// instance poisoned, never counted as a host call in flight.
+#[wasmexport]
+fn double_via_import(x: i32) -> i32 {
+    // SAFETY: `double` takes and returns an i32.
+    unsafe { double_marked(x) }
+}
+
+/// A plain export whose body needs a frame on the shadow stack (a buffer whose address
+/// escapes): its entry check must still come before the frame is touched.
+#[wasmexport]
+fn framed(n: u32) -> u32 {
+    let mut buf = [0u32; 16];
+    buf[n as usize % buf.len()] = n;
+    black_box(&mut buf).iter().sum()
+}
+
+/// Awaits a `JoinHandle` again after it completed: a misuse the runtime traps on.
+#[wasmexport]
+async fn join_twice() -> u32 {
+    let mut handle = spawn(async { 1u32 });
+    let first = (&mut handle).await;
+    first + (&mut handle).await
 }

@@ -9,9 +9,16 @@ fn add(x: i32, y: i32) -> i32 {
     x.wrapping_add(y)
 }
 
-/// Hands `x` to a background task and awaits its reply (Go: a goroutine and a channel).
+/// Hands `x` to a background task and awaits its output (Go: a goroutine and a channel; the
+/// floor: tests/guests/floor_tasks).
 #[wasmexport]
 async fn roundtrip(x: i32) -> i32 {
+    spawn(async move { x + 1 }).await
+}
+
+/// The same through a `futures` oneshot channel and a detached task, as Go's does it.
+#[wasmexport]
+async fn roundtrip_oneshot(x: i32) -> i32 {
     let (tx, rx) = oneshot::channel();
     spawn(async move {
         let _ = tx.send(x + 1);

@@ -1,0 +1,166 @@
+//! Blocking the thread until a deadline, for the idle executor.
+//!
+//! On wasm32-wasip1 this is one `poll_oneoff` call with a single subscription to the monotonic
+//! clock, the call `std::thread::sleep` makes too, but with its answer checked: WASI hosts
+//! differ here, and some have no clock subscriptions in `poll_oneoff`. Where it fails, std's
+//! sleep panics with an assertion about errno values; where it returns at once without the
+//! clock's event, std's sleep returns early and the executor would spin until the deadline (or
+//! forever, if the host's clock does not move). This module traps instead, with a `wasmexport:`
+//! line that names the host's answer.
+//!
+//! There is also an opt-in cap on how long one blocking wait lasts, so that a host can
+//! interrupt a sleep ([`set_max_wait`]). When nothing is ready and a timer is armed, the executor blocks in `poll_oneoff` until the
+//! timer is due. A host's epoch or fuel interruption (wasmtime's `epoch_interruption`, which is
+//! Extism's `timeout_ms`) only takes effect when wasm code runs, not while the host blocks in
+//! its own `poll_oneoff`: a 1.5 s sleep under a 300 ms timeout runs its 1.5 s. With a cap, the
+//! executor blocks at most that long at a time and then checks its timers again, which runs a
+//! little wasm, where the host's interruption lands.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+/// The shortest cap: a shorter one would make waiting a busy loop.
+const MIN: Duration = Duration::from_millis(1);
+
+thread_local!(static MAX_WAIT: Cell<Option<Duration>> = const { Cell::new(None) });
+
+/// Caps one blocking wait of the executor at `max` (at least 1 ms); `None`, the default,
+/// waits in one piece.
+///
+/// With a cap, a long sleep is waited in slices of `max`, and the module runs a few wasm
+/// instructions between them: a host's epoch interruption (Extism's `timeout_ms`) then ends
+/// the call within about one slice instead of when the sleep is over. Each slice costs one
+/// `poll_oneoff` round trip through the host: with 10 ms slices, about 15 to 35 ms of CPU per
+/// second of sleep on wasmtime-based hosts (Extism's runtime, wasmtime-wasi), against well
+/// under 1 ms without a cap. Nothing else changes: timers fire when they are due.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[wasmexport::init]
+/// fn setup() {
+///     // Extism's timeout can end a call that sleeps within about 10 ms.
+///     wasmexport::time::set_max_wait(Some(Duration::from_millis(10)));
+/// }
+/// # fn main() {}
+/// ```
+pub fn set_max_wait(max: Option<Duration>) {
+    MAX_WAIT.set(max.map(|m| m.max(MIN)));
+}
+
+/// How long the executor may block now when its next timer is due at `deadline`.
+#[cfg_attr(test, allow(dead_code))]
+pub(crate) fn capped(deadline: Instant) -> Instant {
+    match MAX_WAIT.get() {
+        Some(max) => Instant::now().checked_add(max).map_or(deadline, |end| end.min(deadline)),
+        None => deadline,
+    }
+}
+
+/// Blocks the thread until `deadline` (returns at once if it has passed).
+// The crate's own tests wait on a fake clock instead.
+#[cfg_attr(test, allow(dead_code))]
+pub(crate) fn block_until(deadline: Instant) {
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        sleep_for(deadline - now);
+    }
+}
+
+/// Waits on the host's monotonic clock for `duration`, or traps if the host cannot.
+#[cfg(all(target_os = "wasi", target_env = "p1"))]
+fn sleep_for(duration: std::time::Duration) {
+    // The preview 1 ABI's layouts (wasi_snapshot_preview1.witx), for wasm32.
+    #[repr(C)]
+    struct Subscription {
+        userdata: u64,
+        // `subscription_u`: the tag, then its clock variant 8-byte aligned.
+        tag: u8,
+        padding: [u8; 7],
+        clock: SubscriptionClock,
+    }
+    #[repr(C)]
+    struct SubscriptionClock {
+        id: u32,
+        timeout: u64,
+        precision: u64,
+        flags: u16,
+    }
+    #[repr(C)]
+    struct Event {
+        userdata: u64,
+        error: u16,
+        kind: u8,
+        // `event_fd_readwrite`: unused for a clock event.
+        fd_readwrite: [u64; 2],
+    }
+    const _: () = {
+        use std::mem::offset_of;
+        assert!(size_of::<Subscription>() == 48 && offset_of!(Subscription, clock) == 16);
+        assert!(offset_of!(SubscriptionClock, timeout) == 8);
+        assert!(offset_of!(SubscriptionClock, flags) == 24);
+        assert!(size_of::<Event>() == 32 && offset_of!(Event, kind) == 10);
+    };
+    const EVENTTYPE_CLOCK: u8 = 0;
+    const CLOCKID_MONOTONIC: u32 = 1;
+    /// Tells our event apart from anything a confused host might write.
+    const USERDATA: u64 = 0x7761_736d_6578_7074; // "wasmexpt"
+
+    #[link(wasm_import_module = "wasi_snapshot_preview1")]
+    unsafe extern "C" {
+        fn poll_oneoff(
+            subscriptions: *const Subscription,
+            events: *mut Event,
+            count: usize,
+            nevents: *mut usize,
+        ) -> u16;
+    }
+
+    let subscription = Subscription {
+        userdata: USERDATA,
+        tag: EVENTTYPE_CLOCK,
+        padding: [0; 7],
+        clock: SubscriptionClock {
+            id: CLOCKID_MONOTONIC,
+            // Relative (flags 0), in nanoseconds; a wait past u64::MAX ns (584 years) is cut
+            // there, and `block_until` waits again.
+            timeout: u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
+            precision: 0,
+            flags: 0,
+        },
+    };
+    let mut event = Event { userdata: 0, error: 0, kind: u8::MAX, fd_readwrite: [0; 2] };
+    let mut nevents = 0;
+    // SAFETY: `subscription` is one valid subscription and `event` room for one event, both live
+    // for the call, and `nevents` is a valid place for the count: poll_oneoff reads `count` (1)
+    // subscriptions and writes at most that many events and the count.
+    let errno = unsafe { poll_oneoff(&subscription, &mut event, 1, &mut nevents) };
+    if errno != 0 {
+        cannot_wait(format_args!("failed with errno {errno}"));
+    }
+    // The event, not `nevents`, says whether the clock fired: `@bjorn3/browser_wasi_shim`
+    // writes the event but never the count (wasi-libc's sleep does not read it either).
+    if event.userdata != USERDATA || event.kind != EVENTTYPE_CLOCK {
+        cannot_wait(format_args!("returned without the clock's event ({nevents} events)"));
+    }
+    if event.error != 0 {
+        cannot_wait(format_args!("returned the clock's event with errno {}", event.error));
+    }
+}
+
+#[cfg(all(target_os = "wasi", target_env = "p1"))]
+fn cannot_wait(answer: std::fmt::Arguments<'_>) -> ! {
+    crate::trap::trap(format_args!(
+        "the WASI host cannot wait for a timer: poll_oneoff with a clock subscription {answer}; \
+         sleep and timers need a host whose poll_oneoff supports clock subscriptions"
+    ))
+}
+
+/// Off wasip1 (host-side tests of a guest crate), std's sleep.
+#[cfg(not(all(target_os = "wasi", target_env = "p1")))]
+fn sleep_for(duration: std::time::Duration) {
+    std::thread::sleep(duration);
+}

@@ -1,0 +1,146 @@
+//! The export names the macro refuses because the toolchain's own libraries define them as
+//! symbols (`macros/src/reserved_symbols.rs`), checked against the installed sysroot so that the
+//! committed list stays true when the toolchain changes.
+//!
+//! On wasm a symbol's name is its export name, so an export `malloc` is a second definition of
+//! libc's `malloc` (rust-lld: "duplicate symbol"), and an export `getenv` or `write` silently
+//! replaces the one that std and libc call. Every global symbol that the self-contained libc,
+//! its start files and the standard library's rlibs define is listed; Rust-mangled names and
+//! LLVM's `anon.*` constants are left out (no one writes them as an export name).
+//!
+//! After a toolchain update: `WASMEXPORT_BLESS=1 cargo test -p wasmexport-engine-tests --test
+//! reserved_symbols` rewrites the file.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use wasmexport_engine_tests::root;
+use wasmtime::wasmparser::{KnownCustom, Linking, Parser, Payload, SymbolFlags, SymbolInfo};
+
+const LIST: &str = "macros/src/reserved_symbols.rs";
+
+fn sysroot_lib() -> PathBuf {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(rustc).args(["--print", "sysroot"]).output().expect("running rustc");
+    let sysroot = String::from_utf8(out.stdout).expect("utf-8 sysroot");
+    Path::new(sysroot.trim()).join("lib/rustlib/wasm32-wasip1/lib")
+}
+
+/// The members of a Unix `ar` archive (GNU long names or BSD `#1/N` names), as byte slices.
+fn ar_members(data: &[u8]) -> Vec<&[u8]> {
+    assert!(data.starts_with(b"!<arch>\n"), "not an ar archive");
+    let mut members = Vec::new();
+    let mut at = 8;
+    while at + 60 <= data.len() {
+        let header = &data[at..at + 60];
+        let name = std::str::from_utf8(&header[..16]).unwrap_or("").trim_end();
+        let size: usize = std::str::from_utf8(&header[48..58]).unwrap().trim().parse().unwrap();
+        let mut body = &data[at + 60..at + 60 + size];
+        if let Some(len) = name.strip_prefix("#1/") {
+            // BSD: the name is the first `len` bytes of the body.
+            body = &body[len.parse::<usize>().unwrap()..];
+        }
+        members.push(body);
+        at += 60 + size + size % 2;
+    }
+    members
+}
+
+/// Every global (not local) symbol that the wasm object `object` defines.
+fn defined_symbols(object: &[u8], into: &mut BTreeSet<String>) {
+    if !object.starts_with(b"\0asm") {
+        return; // an archive's symbol table, rustc's metadata
+    }
+    for payload in Parser::new(0).parse_all(object) {
+        let Ok(Payload::CustomSection(section)) = payload else { continue };
+        let KnownCustom::Linking(reader) = section.as_known() else { continue };
+        for sub in reader.subsections() {
+            let Ok(Linking::SymbolTable(table)) = sub else { continue };
+            for symbol in table {
+                let (flags, name) = match symbol.expect("symbol") {
+                    SymbolInfo::Func { flags, name, .. }
+                    | SymbolInfo::Global { flags, name, .. }
+                    | SymbolInfo::Event { flags, name, .. }
+                    | SymbolInfo::Table { flags, name, .. } => (flags, name),
+                    SymbolInfo::Data { flags, name, symbol } => {
+                        (flags, symbol.is_some().then_some(name))
+                    }
+                    SymbolInfo::Section { .. } => continue,
+                };
+                let Some(name) = name else { continue };
+                if flags.intersects(SymbolFlags::UNDEFINED | SymbolFlags::BINDING_LOCAL)
+                    || name.starts_with("_ZN")
+                    || name.starts_with("_R")
+                    || name.starts_with("anon.")
+                {
+                    continue;
+                }
+                into.insert(name.to_string());
+            }
+        }
+    }
+}
+
+fn sysroot_symbols() -> BTreeSet<String> {
+    let lib = sysroot_lib();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&lib)
+        .unwrap_or_else(|e| {
+            panic!("{}: {e} (is the wasm32-wasip1 target installed?)", lib.display())
+        })
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rlib"))
+        .collect();
+    for name in ["libc.a", "crt1-command.o", "crt1-reactor.o"] {
+        files.push(lib.join("self-contained").join(name));
+    }
+    let mut symbols = BTreeSet::new();
+    for file in files {
+        let data = std::fs::read(&file).unwrap();
+        if data.starts_with(b"!<arch>\n") {
+            for member in ar_members(&data) {
+                defined_symbols(member, &mut symbols);
+            }
+        } else {
+            defined_symbols(&data, &mut symbols);
+        }
+    }
+    symbols
+}
+
+fn render(symbols: &BTreeSet<String>) -> String {
+    let mut out = String::from(
+        "//! Generated by `WASMEXPORT_BLESS=1 cargo test -p wasmexport-engine-tests --test \
+         reserved_symbols`\n//! from the wasm32-wasip1 sysroot (self-contained libc.a, crt1-*.o, \
+         the standard library's rlibs):\n//! every global symbol they define, sorted. Do not \
+         edit by hand.\n\n/// Symbols the toolchain's libraries define, sorted (binary search).\n\
+         pub const SYMBOLS: &[&str] = &[\n",
+    );
+    for s in symbols {
+        out.push_str(&format!("    {s:?},\n"));
+    }
+    out.push_str("];\n");
+    out
+}
+
+#[test]
+fn the_committed_list_is_the_installed_sysroots() {
+    let symbols = sysroot_symbols();
+    // The names whose collisions were seen: a link error (malloc, free, exit) or a silent
+    // replacement of what std calls (getenv, write, memcpy).
+    for name in ["malloc", "free", "exit", "getenv", "write", "memcpy", "__main_void"] {
+        assert!(symbols.contains(name), "{name} is not in the sysroot's symbols");
+    }
+    let path = root().join(LIST);
+    let expected = render(&symbols);
+    if std::env::var_os("WASMEXPORT_BLESS").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == expected,
+        "{} is out of date for this toolchain ({} symbols now); run with WASMEXPORT_BLESS=1",
+        path.display(),
+        symbols.len()
+    );
+}
