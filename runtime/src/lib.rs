@@ -120,6 +120,8 @@ mod init;
 mod local;
 mod pool;
 mod task;
+#[cfg(test)]
+mod task_review_tests;
 pub mod time;
 mod trap;
 mod wait;

@@ -34,6 +34,9 @@ const SCHEDULED: u8 = 1;
 const DONE: u8 = 2;
 /// The handle is alive and has not taken the output.
 const HANDLE: u8 = 4;
+/// Being polled: a wake then only sets `SCHEDULED`, and `run` queues the task after the poll
+/// (queued during it, a nested call's run loop would poll it again from inside its own poll).
+const RUNNING: u8 = 8;
 
 /// The start of every task's allocation.
 pub(crate) struct Header {
@@ -216,7 +219,7 @@ pub(crate) unsafe fn run(h: NonNull<Header>) {
     let header = unsafe { h.as_ref() };
     let state = header.state.get();
     if state & DONE == 0 {
-        header.state.set(state & !SCHEDULED);
+        header.state.set((state & !SCHEDULED) | RUNNING);
         // The reference is the queue's, lent to the poll: the waker is not dropped.
         // SAFETY: `TASK_WAKER`'s contract (below); `h` is a live task.
         let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(h)) });
@@ -229,8 +232,10 @@ pub(crate) unsafe fn run(h: NonNull<Header>) {
                 // SAFETY: the task is alive (the queue's reference is held until below).
                 unsafe {
                     let header = self.0.as_ref();
-                    header.state.set(header.state.get() | DONE);
+                    // Done only once the future is gone: a handle dropped by the future's drop
+                    // must not drop the stage (the future) a second time.
                     (header.vtable.drop_stage)(self.0);
+                    header.state.set(header.state.get() | DONE);
                     release(self.0);
                 }
             }
@@ -239,6 +244,13 @@ pub(crate) unsafe fn run(h: NonNull<Header>) {
         // SAFETY: the task is not done, so it holds its future.
         unsafe { (header.vtable.poll)(h, &mut cx) };
         std::mem::forget(unwinding);
+        let state = header.state.get();
+        header.state.set(state & !RUNNING);
+        if state & (SCHEDULED | DONE) == SCHEDULED {
+            // Woken during its poll: queued now, with the queue's reference.
+            executor::push_ready(h);
+            return;
+        }
     }
     // SAFETY: the queue's reference, given to the caller.
     unsafe { release(h) }
@@ -298,7 +310,8 @@ fn owned(data: *const ()) -> NonNull<Header> {
     h
 }
 
-/// Queues the task if it is neither queued nor done; true if it was (the queue then needs a
+/// Marks the task to be queued if it is neither queued nor done, and queues it unless it is
+/// being polled (then `run` does, after the poll); true if it queued it (the queue then needs a
 /// reference, which the caller provides).
 ///
 /// # Safety
@@ -312,6 +325,10 @@ unsafe fn schedule(h: NonNull<Header>) -> bool {
         return false;
     }
     header.state.set(state | SCHEDULED);
+    if state & RUNNING != 0 {
+        // `run` queues it after the poll, with the reference it holds.
+        return false;
+    }
     executor::push_ready(h);
     true
 }

@@ -1,0 +1,107 @@
+//! Review tests of the hand-written task (natively).
+
+use crate::call::{self, HostCall, call_async, call_sync};
+use crate::{JoinHandle, spawn, yield_now};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+fn on_fresh_thread(f: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(move || {
+        call::begin_init("test");
+        call::finish_init();
+        f();
+    })
+    .join()
+    .unwrap();
+}
+
+/// A task that wakes itself and then calls the host, which calls an async export: the nested
+/// call's run loop must not poll the task again while its poll is still on the stack.
+struct WakesSelfThenNests {
+    depth: Rc<Cell<u32>>,
+    reentered: Rc<Cell<bool>>,
+    polls: u32,
+}
+
+impl Future for WakesSelfThenNests {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Only raw reads before the re-entrancy check (a re-entered poll aliases `self`).
+        let depth = self.depth.get() + 1;
+        self.depth.set(depth);
+        if depth > 1 {
+            self.reentered.set(true);
+            cx.waker().wake_by_ref();
+            self.depth.set(depth - 1);
+            return Poll::Pending;
+        }
+        let this = unsafe { self.get_unchecked_mut() };
+        this.polls += 1;
+        let out = if this.polls == 1 {
+            cx.waker().wake_by_ref();
+            let host = HostCall::enter();
+            call_async("nested", yield_now());
+            host.leave();
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        };
+        this.depth.set(depth - 1);
+        out
+    }
+}
+
+#[test]
+fn task_review_a_task_woken_during_its_poll_is_not_polled_by_a_nested_loop() {
+    on_fresh_thread(|| {
+        let depth = Rc::new(Cell::new(0));
+        let reentered = Rc::new(Cell::new(false));
+        let fut = WakesSelfThenNests { depth, reentered: reentered.clone(), polls: 0 };
+        call_async("outer", async move { spawn(fut).await });
+        assert!(!reentered.get(), "the task was polled from inside its own poll");
+    });
+}
+
+/// A future that panics when polled and, when dropped, drops its own task's handle.
+struct PanicsAndDropsOwnHandle {
+    handle: *const RefCell<Option<JoinHandle<()>>>,
+    drops: *const Cell<u32>,
+}
+
+impl Future for PanicsAndDropsOwnHandle {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        panic!("task_review: the task panics");
+    }
+}
+
+impl Drop for PanicsAndDropsOwnHandle {
+    fn drop(&mut self) {
+        // SAFETY: both are leaked, so a second drop (the bug) touches only these counters.
+        unsafe {
+            (*self.drops).set((*self.drops).get() + 1);
+            let h = (*self.handle).borrow_mut().take();
+            drop(h);
+        }
+    }
+}
+
+#[test]
+fn task_review_a_task_that_unwinds_drops_its_future_once() {
+    on_fresh_thread(|| {
+        let handle: &'static RefCell<Option<JoinHandle<()>>> = Box::leak(Box::new(RefCell::new(None)));
+        let drops: &'static Cell<u32> = Box::leak(Box::new(Cell::new(0)));
+        let before = crate::executor::spawned_alive();
+        call_sync("spawner", || {
+            let h = spawn(PanicsAndDropsOwnHandle { handle, drops });
+            *handle.borrow_mut() = Some(h);
+        });
+        let r = std::panic::catch_unwind(|| call_async("runs", yield_now()));
+        assert!(r.is_err(), "the task's panic unwinds out of the call");
+        assert_eq!(drops.get(), 1, "the future was dropped {} times", drops.get());
+        assert_eq!(crate::executor::spawned_alive(), before, "task count");
+    });
+}
