@@ -128,20 +128,21 @@ impl<F: Future + 'static> Task<F> {
         // SAFETY: the stage is valid; it is dropped in place (a future is pinned) and then
         // marked `Empty`, also if a destructor unwinds, so it is never dropped twice.
         let running = matches!(unsafe { &*stage }, Stage::Running(_));
-        struct Emptied<F: Future>(*mut Stage<F>);
+        // The future ended also if its destructor unwinds.
+        struct Emptied<F: Future>(*mut Stage<F>, bool);
         impl<F: Future> Drop for Emptied<F> {
             fn drop(&mut self) {
                 // SAFETY: the old value has been dropped (or its drop unwound).
                 unsafe { self.0.write(Stage::Empty) }
+                if self.1 {
+                    executor::task_ended();
+                }
             }
         }
-        let emptied = Emptied(stage);
+        let emptied = Emptied(stage, running);
         // SAFETY: as above.
         unsafe { ptr::drop_in_place(stage) };
         drop(emptied);
-        if running {
-            executor::task_ended();
-        }
     }
 
     unsafe fn destroy(h: NonNull<Header>) {
@@ -233,9 +234,12 @@ pub(crate) unsafe fn run(h: NonNull<Header>) {
                 unsafe {
                     let header = self.0.as_ref();
                     // Done only once the future is gone: a handle dropped by the future's drop
-                    // must not drop the stage (the future) a second time.
-                    (header.vtable.drop_stage)(self.0);
-                    header.state.set(header.state.get() | DONE);
+                    // must not drop the stage (the future) a second time. A task that completed
+                    // before the unwind (an awaiter's wake panicked) keeps its output.
+                    if header.state.get() & DONE == 0 {
+                        (header.vtable.drop_stage)(self.0);
+                        header.state.set(header.state.get() | DONE);
+                    }
                     release(self.0);
                 }
             }

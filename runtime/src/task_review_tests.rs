@@ -92,7 +92,8 @@ impl Drop for PanicsAndDropsOwnHandle {
 #[test]
 fn task_review_a_task_that_unwinds_drops_its_future_once() {
     on_fresh_thread(|| {
-        let handle: &'static RefCell<Option<JoinHandle<()>>> = Box::leak(Box::new(RefCell::new(None)));
+        let handle: &'static RefCell<Option<JoinHandle<()>>> =
+            Box::leak(Box::new(RefCell::new(None)));
         let drops: &'static Cell<u32> = Box::leak(Box::new(Cell::new(0)));
         let before = crate::executor::spawned_alive();
         call_sync("spawner", || {
@@ -102,6 +103,34 @@ fn task_review_a_task_that_unwinds_drops_its_future_once() {
         let r = std::panic::catch_unwind(|| call_async("runs", yield_now()));
         assert!(r.is_err(), "the task's panic unwinds out of the call");
         assert_eq!(drops.get(), 1, "the future was dropped {} times", drops.get());
+        assert_eq!(crate::executor::spawned_alive(), before, "task count");
+    });
+}
+
+/// A future that completes and then panics when dropped.
+struct DropPanics;
+
+impl Future for DropPanics {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
+}
+
+impl Drop for DropPanics {
+    fn drop(&mut self) {
+        panic!("task_review: the future's drop panics");
+    }
+}
+
+#[test]
+fn task_review_a_future_whose_drop_panics_still_ends_its_task() {
+    on_fresh_thread(|| {
+        let before = crate::executor::spawned_alive();
+        call_sync("spawner", || spawn(DropPanics).detach());
+        assert_eq!(crate::executor::spawned_alive(), before + 1);
+        let r = std::panic::catch_unwind(|| call_async("runs", yield_now()));
+        assert!(r.is_err(), "the drop's panic unwinds out of the call");
         assert_eq!(crate::executor::spawned_alive(), before, "task count");
     });
 }
