@@ -282,12 +282,25 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
     if sig.asyncness.is_some() {
         call = quote!(#call.await);
     }
+    // LLVM gives a function whose symbol is `main`, with no parameters and an `i32` result,
+    // C's `main(argc, argv)` signature through a wrapper. A pointer result is an `i32` in wasm
+    // too but not in LLVM's eyes, so `() -> i32` stays `() -> i32`.
+    let c_main = name == "main" && params.is_empty();
+    let wrap_main = |body: TokenStream| match ret {
+        Some(_) if c_main => quote!(#krate::__private::CMainResult::wrap(#body)),
+        _ => body,
+    };
     let (abi_ret, body) = match ret {
         Some(ty) => {
             let abi = result_abi(krate, ty);
             let body = quote_spanned!(types::error_span(ty)=>
                 <#ty as #krate::__private::WasmResult>::into_abi(#call));
-            (quote!(-> #abi), body)
+            let abi_ret = if c_main {
+                quote!(-> <#abi as #krate::__private::CMainResult>::Ret)
+            } else {
+                quote!(-> #abi)
+            };
+            (abi_ret, wrap_main(body))
         }
         None => (TokenStream::new(), call),
     };
@@ -310,8 +323,8 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
             call = quote!(unsafe { #call });
         }
         let body = match ret {
-            Some(ty) => quote_spanned!(types::error_span(ty)=>
-                <#ty as #krate::__private::WasmResult>::into_abi(#call.await)),
+            Some(ty) => wrap_main(quote_spanned!(types::error_span(ty)=>
+                <#ty as #krate::__private::WasmResult>::into_abi(#call.await))),
             None => quote!(#call.await),
         };
         let (run_fn, entered) = (hygienic("run".into()), hygienic("entered".into()));

@@ -266,15 +266,14 @@ async fn nested_wakes_outer() -> i32 {
 // A panic in a spawned task.
 #[wasmexport]
 async fn panic_in_task() -> i32 {
-    spawn(async {
-        // spawn site: panic_in_task
+    let task = async {
         yield_now().await;
         if COUNTER.get() >= 0 {
             panic!("task exploded");
         }
         0
-    })
-    .await
+    };
+    spawn(task).await // spawn site: panic_in_task
 }
 
 // Third-party futures.
