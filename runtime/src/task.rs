@@ -424,9 +424,9 @@ impl<T> Future for JoinHandle<T> {
         unsafe { release(h) };
         match out {
             Some(out) => Poll::Ready(out),
-            None => {
-                crate::call::trap_poisoning(format_args!("a task awaited through its JoinHandle panicked"))
-            }
+            None => crate::call::trap_poisoning(format_args!(
+                "a task awaited through its JoinHandle panicked"
+            )),
         }
     }
 }
