@@ -101,11 +101,13 @@ fn panic_in_a_spawned_task_traps_and_poisons() {
     let mut g = Guest::init("exec").unwrap();
     let err = g.call::<(), i32>("panic_in_task", ()).unwrap_err();
     assert!(is_trap(&err), "{err}");
+    // The line names the task by where it was spawned and by which export.
+    let stderr = g.stderr();
     assert!(
-        g.stderr().starts_with("wasmexport: panic in export \"panic_in_task\": task exploded at "),
-        "{}",
-        g.stderr()
+        stderr.starts_with("wasmexport: panic in a task spawned at exec/src/lib.rs:"),
+        "{stderr}"
     );
+    assert!(stderr.contains(" by export \"panic_in_task\": task exploded at "), "{stderr}");
     assert!(is_trap(&g.call::<(i32, i32), i32>("add", (1, 2)).unwrap_err()));
     assert!(g.stderr().ends_with(
         "wasmexport: module poisoned by an earlier panic: export \"add\" cannot run; create a new instance\n"
