@@ -273,60 +273,64 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
     if raw_slices.len() > 1 {
         checks.insert(0, quote!(#krate::__private::disjoint(#name, &[#(#raw_slices),*]);));
     }
-    let mut call = quote!(#ident(#(#args),*));
+    let is_async = sig.asyncness.is_some();
+    // An async export's future is built and run in a fn of its own (see `run` below), which
+    // takes the arguments as the user's fn does; a plain export calls the user's fn in place.
+    let values: Vec<Ident> = if is_async {
+        (0..params.len()).map(|i| hygienic(format!("value{i}"))).collect()
+    } else {
+        Vec::new()
+    };
+    let call_args: Vec<TokenStream> = if is_async {
+        params
+            .iter()
+            .zip(&values)
+            .map(|(p, v)| {
+                let cfgs = &p.cfgs;
+                quote!(#(#cfgs)* #v)
+            })
+            .collect()
+    } else {
+        args.clone()
+    };
+    let mut call = quote!(#ident(#(#call_args),*));
     if sig.unsafety.is_some() {
         // SAFETY (of the generated code): the export's contract is the host's to uphold,
         // exactly as for a hand-written `unsafe extern "C"` export.
         call = quote!(unsafe { #call });
     }
-    if sig.asyncness.is_some() {
+    if is_async {
         call = quote!(#call.await);
     }
     // LLVM gives a function whose symbol is `main`, with no parameters and an `i32` result,
     // C's `main(argc, argv)` signature through a wrapper. A pointer result is an `i32` in wasm
     // too but not in LLVM's eyes, so `() -> i32` stays `() -> i32`.
     let c_main = name == "main" && params.is_empty();
-    let wrap_main = |body: TokenStream| match ret {
-        Some(_) if c_main => quote!(#krate::__private::CMainResult::wrap(#body)),
-        _ => body,
-    };
     let (abi_ret, body) = match ret {
         Some(ty) => {
             let abi = result_abi(krate, ty);
             let body = quote_spanned!(types::error_span(ty)=>
                 <#ty as #krate::__private::WasmResult>::into_abi(#call));
-            let abi_ret = if c_main {
-                quote!(-> <#abi as #krate::__private::CMainResult>::Ret)
+            if c_main {
+                (
+                    quote!(-> <#abi as #krate::__private::CMainResult>::Ret),
+                    quote!(#krate::__private::CMainResult::wrap(#body)),
+                )
             } else {
-                quote!(-> #abi)
-            };
-            (abi_ret, wrap_main(body))
+                (quote!(-> #abi), body)
+            }
         }
         None => (TokenStream::new(), call),
     };
-    let run = if sig.asyncness.is_some() {
+    let run = if is_async {
         // The shim checks the arguments and the entry, then builds and runs the future in a
         // fn of its own, so that the shim needs no stack frame: the entry check then runs
         // before anything touches the linear-memory stack, which an earlier trap may have
-        // left unusable. The fn takes the arguments as the user's fn does.
-        let values: Vec<Ident> = (0..params.len()).map(|i| hygienic(format!("value{i}"))).collect();
+        // left unusable.
         let run_params = params.iter().zip(&values).map(|(p, v)| {
             let (cfgs, ty) = (&p.cfgs, &p.ty);
             quote!(#(#cfgs)* #v: #ty)
         });
-        let run_args = params.iter().zip(&values).map(|(p, v)| {
-            let cfgs = &p.cfgs;
-            quote!(#(#cfgs)* #v)
-        });
-        let mut call = quote!(#ident(#(#run_args),*));
-        if sig.unsafety.is_some() {
-            call = quote!(unsafe { #call });
-        }
-        let body = match ret {
-            Some(ty) => wrap_main(quote_spanned!(types::error_span(ty)=>
-                <#ty as #krate::__private::WasmResult>::into_abi(#call.await))),
-            None => quote!(#call.await),
-        };
         let (run_fn, entered) = (hygienic("run".into()), hygienic("entered".into()));
         quote! {
             #[inline(never)]
