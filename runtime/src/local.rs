@@ -9,11 +9,13 @@
 /// `NAME.try_with(|v| ..)` (an `Err` only on a host thread that is exiting) as with
 /// `thread_local!`.
 macro_rules! per_thread {
-    (static $name:ident: $ty:ty = $init:expr;) => {
+    ($(#[$attr:meta])* static $name:ident: $ty:ty = $init:expr;) => {
+        $(#[$attr])*
         #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
         static $name: $crate::local::Static<$ty> = $crate::local::Static($init);
         #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
         ::std::thread_local! {
+            $(#[$attr])*
             static $name: $ty = const { $init };
         }
     };

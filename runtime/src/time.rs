@@ -25,7 +25,8 @@
 //! # wasmexport::__private::call_async("run", run());
 //! ```
 
-use std::cell::RefCell;
+use crate::local::per_thread;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -60,11 +61,26 @@ thread_local! {
     };
 }
 
+per_thread! {
+    /// How many timers are armed: the run loop's look at the clock, when none is, costs a load
+    /// and a branch, inlined (not a call that borrows the table).
+    static ARMED: Cell<usize> = Cell::new(0);
+}
+
+/// Keeps [`ARMED`] in step with the table, after each change of it.
+fn count_armed(t: &Timers) {
+    ARMED.with(|a| a.set(t.armed.len()));
+}
+
 /// Wakes every timer that is due; true if any was.
+#[inline(always)]
 pub(crate) fn fire_expired() -> bool {
-    if TIMERS.with(|t| t.borrow().armed.is_empty()) {
-        return false;
-    }
+    ARMED.with(Cell::get) != 0 && fire_due()
+}
+
+/// [`fire_expired`] once a timer is armed.
+#[inline(never)]
+fn fire_due() -> bool {
     let due: Vec<Waker> = TIMERS.with(|t| {
         let mut t = t.borrow_mut();
         let Some((&(first, _), _)) = t.armed.first_key_value() else { return Vec::new() };
@@ -74,7 +90,9 @@ pub(crate) fn fire_expired() -> bool {
             return Vec::new();
         }
         let later = t.armed.split_off(&(now, u64::MAX));
-        std::mem::replace(&mut t.armed, later).into_values().collect()
+        let due = std::mem::replace(&mut t.armed, later).into_values().collect();
+        count_armed(&t);
+        due
     });
     let fired = !due.is_empty();
     due.into_iter().for_each(Waker::wake);
@@ -173,7 +191,12 @@ impl Sleep {
 
     fn disarm(&mut self) {
         if let Some(key) = self.key.take() {
-            let waker = TIMERS.try_with(|t| t.borrow_mut().armed.remove(&key));
+            let waker = TIMERS.try_with(|t| {
+                let mut t = t.borrow_mut();
+                let waker = t.armed.remove(&key);
+                count_armed(&t);
+                waker
+            });
             // Dropped here, after the borrow: a waker's drop is user code, which may use timers.
             drop(waker);
         }
@@ -205,7 +228,9 @@ impl Future for Sleep {
                 (deadline, t.next_id)
             });
             t.clock = Some(&CLOCK);
-            (key, t.armed.insert(key, waker))
+            let replaced = t.armed.insert(key, waker);
+            count_armed(&t);
+            (key, replaced)
         });
         self.key = Some(key);
         drop(replaced);
