@@ -133,6 +133,7 @@ fn run(h: NonNull<Header>) {
 }
 
 /// Wakes the async call with id `id`, if it is still on the stack.
+#[inline]
 fn wake_call(id: usize) {
     let _ = EXECUTOR.try_with(|e| {
         // From the innermost call, which most wakes are for; a stale id is not found.
@@ -157,6 +158,19 @@ fn wake_call(id: usize) {
             call = c.outer;
         }
     });
+}
+
+/// Wakes `waker`: a call's waker (what a `JoinHandle` awaited by an export holds) directly,
+/// with no call through its vtable; any other through it.
+#[inline(always)]
+pub(crate) fn wake(waker: Waker) {
+    if ptr::eq(waker.vtable(), &CALL_WAKER) {
+        // A call waker's drop does nothing, so it need not run.
+        wake_call(waker.data() as usize);
+        std::mem::forget(waker);
+    } else {
+        waker.wake();
+    }
 }
 
 /// The waker of an async call: its data is the call's id, not a pointer.
@@ -210,6 +224,7 @@ where
 /// innermost export on the stack is `export`, and it is the export whose loop polls the task
 /// (a plain `fn` export the task called through a host import is innermost otherwise; an async
 /// one runs a loop of its own).
+#[inline(always)]
 fn running_task(export: &'static str) -> Option<Origin> {
     EXECUTOR
         .try_with(|e| {

@@ -37,6 +37,8 @@ const HANDLE: u8 = 4;
 /// Being polled: a wake then only sets `SCHEDULED`, and `run` queues the task after the poll
 /// (queued during it, a nested call's run loop would poll it again from inside its own poll).
 const RUNNING: u8 = 8;
+/// The output is stored, for the handle to take.
+const OUTPUT: u8 = 16;
 
 /// The start of every task's allocation.
 pub(crate) struct Header {
@@ -53,22 +55,25 @@ pub(crate) struct Header {
     thread: std::thread::ThreadId,
 }
 
-/// The operations that depend on the future's type.
+/// The operations that depend on the future's type, and where its output is.
 struct TaskVTable {
-    /// Polls the future; on completion stores or drops its output and marks the task done.
-    poll: unsafe fn(NonNull<Header>, &mut Context<'_>),
-    /// Drops the future or the output, whichever the task holds.
+    /// Runs a task taken off the ready queue once; see [`run`].
+    run: unsafe fn(NonNull<Header>),
+    /// Drops the future (if the task is not done) or the stored output (if there is one).
     drop_stage: unsafe fn(NonNull<Header>),
-    /// Moves the output into `*mut Option<F::Output>`.
-    take_output: unsafe fn(NonNull<Header>, *mut ()),
     /// Drops what the task holds and frees it (the size class known at compile time).
     destroy: unsafe fn(NonNull<Header>),
+    /// Where the output is stored, in bytes from the header: the handle reads it from there
+    /// itself, with no call.
+    output_at: usize,
 }
 
-enum Stage<F: Future> {
-    Running(F),
-    Finished(F::Output),
-    Empty,
+/// The future until it is gone, then (if it completed and a handle is alive) its output. The
+/// state bits say which: not `DONE`, the future; `OUTPUT`, the output; else nothing.
+#[repr(C)]
+union Stage<F: Future> {
+    fut: ManuallyDrop<F>,
+    out: ManuallyDrop<F::Output>,
 }
 
 #[repr(C)]
@@ -79,10 +84,10 @@ struct Task<F: Future> {
 
 impl<F: Future + 'static> Task<F> {
     const VTABLE: TaskVTable = TaskVTable {
-        poll: Self::poll,
+        run: Self::run,
         drop_stage: Self::drop_stage,
-        take_output: Self::take_output,
         destroy: Self::destroy,
+        output_at: std::mem::offset_of!(Task<F>, stage),
     };
 
     /// # Safety (for this fn and those below)
@@ -95,54 +100,104 @@ impl<F: Future + 'static> Task<F> {
         unsafe { (*h.cast::<Task<F>>().as_ptr()).stage.get() }
     }
 
-    unsafe fn poll(h: NonNull<Header>, cx: &mut Context<'_>) {
-        // SAFETY: see `stage`.
-        let stage = unsafe { Self::stage(h) };
-        // SAFETY: the stage is `Running` (the task is not done) and stays where it is.
-        let fut = match unsafe { &mut *stage } {
-            Stage::Running(fut) => unsafe { Pin::new_unchecked(fut) },
-            _ => unreachable!("a task was polled after it completed"),
-        };
-        if let Poll::Ready(out) = fut.poll(cx) {
-            // SAFETY: the future's drop may run user code, which cannot reach the stage (only
-            // this task's handle can, and it only reads a done task's stage).
-            unsafe { Self::drop_stage(h) };
-            // SAFETY: `h` is alive.
-            let header = unsafe { h.as_ref() };
-            if header.state.get() & HANDLE != 0 {
-                // SAFETY: the stage is `Empty`, nothing to drop.
-                unsafe { stage.write(Stage::Finished(out)) };
-            } else {
-                drop(out);
+    /// Polls the task once, unless it is done, then drops the queue's reference (or queues it
+    /// again with that reference, if it was woken during the poll).
+    ///
+    /// # Safety
+    ///
+    /// Also: the caller hands over the reference the ready queue held.
+    unsafe fn run(h: NonNull<Header>) {
+        // SAFETY: the queue's reference keeps it alive.
+        let header = unsafe { h.as_ref() };
+        let state = header.state.get();
+        if state & DONE == 0 {
+            header.state.set((state & !SCHEDULED) | RUNNING);
+            // The reference is the queue's, lent to the poll: the waker is not dropped.
+            // SAFETY: `TASK_WAKER`'s contract (below); `h` is a live task.
+            let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(h)) });
+            let mut cx = Context::from_waker(&waker);
+            // A poll that unwinds (only where panics unwind: the crate's host-side tests)
+            // leaves the task done without an output, so its handle reports the panic.
+            struct Unwinding<F: Future + 'static>(NonNull<Header>, PhantomData<F>);
+            impl<F: Future + 'static> Drop for Unwinding<F> {
+                fn drop(&mut self) {
+                    // SAFETY: the task is alive (the queue's reference is held until below).
+                    // A task that completed before the unwind (an awaiter's wake panicked)
+                    // keeps its output; one that did not loses its future (which marks it
+                    // done only once it is gone: a handle dropped by the future's drop must
+                    // not drop it a second time).
+                    unsafe {
+                        if self.0.as_ref().state.get() & DONE == 0 {
+                            Task::<F>::drop_stage(self.0);
+                        }
+                        release(self.0);
+                    }
+                }
             }
-            header.state.set(header.state.get() | DONE);
-            if let Some(awaiter) = header.awaiter.take() {
-                awaiter.wake();
+            let unwinding = Unwinding::<F>(h, PhantomData);
+            // SAFETY: the task is not done, so the stage holds its future, pinned there.
+            let fut = unsafe { Pin::new_unchecked(&mut *(*Self::stage(h)).fut) };
+            if let Poll::Ready(out) = fut.poll(&mut cx) {
+                // SAFETY: the future completed; `h` is alive.
+                unsafe { Self::complete(h, out) };
             }
+            std::mem::forget(unwinding);
+            let state = header.state.get();
+            header.state.set(state & !RUNNING);
+            if state & (SCHEDULED | DONE) == SCHEDULED {
+                // Woken during its poll: queued now, with the queue's reference.
+                executor::push_ready(h);
+                return;
+            }
+        }
+        // SAFETY: the queue's reference, given to the caller.
+        unsafe { release(h) }
+    }
+
+    /// The future completed with `out`: drops it, stores `out` if a handle can take it, and
+    /// wakes the handle's awaiter.
+    unsafe fn complete(h: NonNull<Header>, out: F::Output) {
+        // SAFETY: the future's drop may run user code, which cannot reach the stage (only
+        // this task's handle can, and it only reads a done task's stage).
+        unsafe { Self::drop_stage(h) };
+        // SAFETY: `h` is alive.
+        let header = unsafe { h.as_ref() };
+        let state = header.state.get();
+        if state & HANDLE != 0 {
+            // SAFETY: the future is gone, so the stage holds nothing to drop.
+            unsafe { (&raw mut (*Self::stage(h)).out).write(ManuallyDrop::new(out)) };
+            header.state.set(state | OUTPUT);
+        } else {
+            drop(out);
+        }
+        if let Some(awaiter) = header.awaiter.take() {
+            executor::wake(awaiter);
         }
     }
 
     unsafe fn drop_stage(h: NonNull<Header>) {
         // SAFETY: see `stage`.
-        let stage = unsafe { Self::stage(h) };
-        // SAFETY: the stage is valid; it is dropped in place (a future is pinned) and then
-        // marked `Empty`, also if a destructor unwinds, so it is never dropped twice.
-        let running = matches!(unsafe { &*stage }, Stage::Running(_));
-        // The future ended also if its destructor unwinds.
-        struct Emptied<F: Future>(*mut Stage<F>, bool);
-        impl<F: Future> Drop for Emptied<F> {
-            fn drop(&mut self) {
-                // SAFETY: the old value has been dropped (or its drop unwound).
-                unsafe { self.0.write(Stage::Empty) }
-                if self.1 {
+        let (header, stage) = unsafe { (h.as_ref(), Self::stage(h)) };
+        let state = header.state.get();
+        if state & DONE == 0 {
+            // The future ended (done, and one task fewer) also if its destructor unwinds, so
+            // it is never dropped twice.
+            struct Ended<'a>(&'a Header);
+            impl Drop for Ended<'_> {
+                fn drop(&mut self) {
+                    self.0.state.set(self.0.state.get() | DONE);
                     executor::task_ended();
                 }
             }
+            let ended = Ended(header);
+            // SAFETY: not done: the stage holds the future, dropped in place (it is pinned).
+            unsafe { ManuallyDrop::drop(&mut (*stage).fut) };
+            drop(ended);
+        } else if state & OUTPUT != 0 {
+            header.state.set(state & !OUTPUT);
+            // SAFETY: `OUTPUT`: the stage holds the output, no longer marked as there.
+            unsafe { ManuallyDrop::drop(&mut (*stage).out) };
         }
-        let emptied = Emptied(stage, running);
-        // SAFETY: as above.
-        unsafe { ptr::drop_in_place(stage) };
-        drop(emptied);
     }
 
     unsafe fn destroy(h: NonNull<Header>) {
@@ -153,16 +208,8 @@ impl<F: Future + 'static> Task<F> {
             pool::release(h.cast(), Layout::new::<Task<F>>());
         }
     }
-
-    unsafe fn take_output(h: NonNull<Header>, out: *mut ()) {
-        // SAFETY: see `stage`; `out` points to an `Option<F::Output>` (the handle's type).
-        unsafe {
-            if let Stage::Finished(value) = Self::stage(h).replace(Stage::Empty) {
-                out.cast::<Option<F::Output>>().write(Some(value));
-            }
-        }
-    }
 }
+
 /// Allocates a task running `fut`, queued once (by the caller) and held by its handle.
 pub(crate) fn new_task<F>(fut: F, origin: Origin) -> NonNull<Header>
 where
@@ -182,7 +229,7 @@ where
             #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
             thread: std::thread::current().id(),
         },
-        stage: UnsafeCell::new(Stage::Running(fut)),
+        stage: UnsafeCell::new(Stage { fut: ManuallyDrop::new(fut) }),
     };
     // SAFETY: `p` is a fresh allocation with the task's layout.
     unsafe { p.write(task) };
@@ -215,49 +262,10 @@ unsafe fn destroy(h: NonNull<Header>) {
 /// # Safety
 ///
 /// `h` is a live task that the ready queue held a reference to, now the caller's.
+#[inline(always)]
 pub(crate) unsafe fn run(h: NonNull<Header>) {
-    // SAFETY: the queue's reference keeps it alive.
-    let header = unsafe { h.as_ref() };
-    let state = header.state.get();
-    if state & DONE == 0 {
-        header.state.set((state & !SCHEDULED) | RUNNING);
-        // The reference is the queue's, lent to the poll: the waker is not dropped.
-        // SAFETY: `TASK_WAKER`'s contract (below); `h` is a live task.
-        let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(h)) });
-        let mut cx = Context::from_waker(&waker);
-        // A poll that unwinds (only where panics unwind: the crate's host-side tests) leaves
-        // the task done without an output, so its handle reports the panic.
-        struct Unwinding(NonNull<Header>);
-        impl Drop for Unwinding {
-            fn drop(&mut self) {
-                // SAFETY: the task is alive (the queue's reference is held until below).
-                unsafe {
-                    let header = self.0.as_ref();
-                    // Done only once the future is gone: a handle dropped by the future's drop
-                    // must not drop the stage (the future) a second time. A task that completed
-                    // before the unwind (an awaiter's wake panicked) keeps its output.
-                    if header.state.get() & DONE == 0 {
-                        (header.vtable.drop_stage)(self.0);
-                        header.state.set(header.state.get() | DONE);
-                    }
-                    release(self.0);
-                }
-            }
-        }
-        let unwinding = Unwinding(h);
-        // SAFETY: the task is not done, so it holds its future.
-        unsafe { (header.vtable.poll)(h, &mut cx) };
-        std::mem::forget(unwinding);
-        let state = header.state.get();
-        header.state.set(state & !RUNNING);
-        if state & (SCHEDULED | DONE) == SCHEDULED {
-            // Woken during its poll: queued now, with the queue's reference.
-            executor::push_ready(h);
-            return;
-        }
-    }
-    // SAFETY: the queue's reference, given to the caller.
-    unsafe { release(h) }
+    // SAFETY: the caller's; the queue's reference keeps the task alive.
+    unsafe { (h.as_ref().vtable.run)(h) }
 }
 
 /// A task's waker: its data is the task's header.
@@ -415,19 +423,21 @@ impl<T> Future for JoinHandle<T> {
             header.awaiter.set(Some(waker));
             return Poll::Pending;
         }
-        header.state.set(state & !HANDLE);
-        let mut out = None::<T>;
-        // SAFETY: the task's output type is `T` (`new`), and `out` is an `Option<T>`.
-        unsafe { (header.vtable.take_output)(h, (&raw mut out).cast()) };
+        header.state.set(state & !(HANDLE | OUTPUT));
         self.task = None;
+        if state & OUTPUT == 0 {
+            // SAFETY: the handle's reference, dropped.
+            unsafe { release(h) };
+            crate::call::trap_poisoning(format_args!(
+                "a task awaited through its JoinHandle panicked"
+            ))
+        }
+        // SAFETY: `OUTPUT`: the task's output, a `T` (`new`), is stored `output_at` bytes from
+        // the header; no longer marked as there, it is moved out once.
+        let out = unsafe { h.as_ptr().byte_add(header.vtable.output_at).cast::<T>().read() };
         // SAFETY: the handle's reference, dropped.
         unsafe { release(h) };
-        match out {
-            Some(out) => Poll::Ready(out),
-            None => crate::call::trap_poisoning(format_args!(
-                "a task awaited through its JoinHandle panicked"
-            )),
-        }
+        Poll::Ready(out)
     }
 }
 
@@ -439,11 +449,14 @@ impl<T> Drop for JoinHandle<T> {
                 let header = h.as_ref();
                 let state = header.state.get();
                 header.state.set(state & !HANDLE);
+                // Nobody awaits the task any more (dropped last: a waker's drop is user code).
+                let awaiter = header.awaiter.take();
                 // An output nobody will take is dropped now.
-                if state & DONE != 0 {
+                if state & OUTPUT != 0 {
                     (header.vtable.drop_stage)(h);
                 }
                 release(h);
+                drop(awaiter);
             }
         }
     }
