@@ -67,8 +67,6 @@ struct Executor {
     /// The origin of the task being polled by the innermost run loop, or null. It lives in the
     /// task's allocation, which outlives the poll.
     running: Cell<*const Origin>,
-    /// The export whose run loop is the innermost.
-    looping: Cell<&'static str>,
 }
 
 per_thread! {
@@ -82,7 +80,6 @@ per_thread! {
         last_id: Cell::new(0),
         tasks: Cell::new(0),
         running: Cell::new(std::ptr::null()),
-        looping: Cell::new(""),
     };
 }
 
@@ -232,7 +229,9 @@ fn running_task(export: &'static str) -> Option<Origin> {
             // SAFETY: a non-null `running` points into the allocation of the task being
             // polled, which lives until `run` resets it.
             let origin = unsafe { running.as_ref() }.copied()?;
-            std::ptr::eq(e.looping.get(), export).then_some(origin)
+            // SAFETY: the calls linked from `innermost` are on the stack.
+            let looping = unsafe { e.innermost.get().as_ref() }?.export;
+            std::ptr::eq(looping, export).then_some(origin)
         })
         .ok()
         .flatten()
@@ -266,60 +265,51 @@ pub(crate) fn panic_place(export: &'static str) -> impl fmt::Display {
 struct OnStack {
     /// Unique among the calls on the stack.
     id: usize,
+    /// The export whose call this is (whose run loop polls the tasks while it is innermost).
+    export: &'static str,
     /// The ticket of the call while a call it made runs (the innermost call's is
     /// `Executor::due_at`).
     ticket: Cell<u64>,
     /// The call this one interrupted, or null.
     outer: *const OnStack,
     /// The task that was running when the call was entered (a task that called the host, which
-    /// called this export) and the export whose loop ran it: set aside until the call returns.
+    /// called this export): set aside until the call returns.
     outer_task: *const Origin,
-    outer_loop: &'static str,
     _pinned: PhantomPinned,
 }
 
 impl OnStack {
-    /// A call not entered yet.
-    fn new() -> OnStack {
-        OnStack {
-            id: 0,
-            ticket: Cell::new(NOT_WOKEN),
-            outer: ptr::null(),
-            outer_task: ptr::null(),
-            outer_loop: "",
-            _pinned: PhantomPinned,
-        }
-    }
-
-    /// Makes the call the innermost, with a fresh id; it stays so until dropped (which the pin
-    /// guarantees happens before its memory goes).
-    #[inline]
-    fn enter(self: Pin<&mut Self>, export: &'static str) {
-        // SAFETY: nothing is moved out of the pinned call.
-        let call = unsafe { self.get_unchecked_mut() };
+    /// A call of `export` about to be entered, with a fresh id: the new innermost once
+    /// [`link`](Self::link)ed, right after it is pinned.
+    #[inline(always)]
+    fn new(export: &'static str) -> OnStack {
         EXECUTOR.with(|e| {
             let outer = e.innermost.get();
-            let mut id = e.last_id.get().wrapping_add(1);
-            // Ids grow, so a new one is unique on the stack, unless they wrapped around (after
-            // 2^32 calls on wasm32) while an older call is still on it: then skip those in use.
-            // A waker kept across 2^32 calls may then poll a call once more: allowed, if odd.
-            // SAFETY: the calls linked from `innermost` are on the stack.
-            if let Some(outer) = unsafe { outer.as_ref() } {
-                if outer.id >= id {
-                    while on_stack(e, id) {
-                        id = id.wrapping_add(1);
-                    }
-                }
-                outer.ticket.set(e.due_at.get());
-            }
+            let (id, outer_task) = if outer.is_null() {
+                // The outermost call: no loop runs, so no task is running and no id is in
+                // use (`drop` restores the same idle state).
+                (e.last_id.get().wrapping_add(1), ptr::null())
+            } else {
+                set_aside(e)
+            };
             e.last_id.set(id);
-            call.id = id;
-            call.outer = outer;
             e.due_at.set(NOT_WOKEN);
-            call.outer_task = e.running.replace(ptr::null());
-            call.outer_loop = e.looping.replace(export);
-            e.innermost.set(call);
+            OnStack {
+                id,
+                export,
+                ticket: Cell::new(NOT_WOKEN),
+                outer,
+                outer_task,
+                _pinned: PhantomPinned,
+            }
         })
+    }
+
+    /// Makes the call the innermost; it stays so until dropped (which the pin guarantees
+    /// happens before its memory goes).
+    #[inline(always)]
+    fn link(self: Pin<&Self>) {
+        EXECUTOR.with(|e| e.innermost.set(self.get_ref()))
     }
 
     /// True if the call was woken and every task ready before the wake has run since. Only
@@ -351,6 +341,25 @@ impl OnStack {
     }
 }
 
+/// For a call made while another is on the stack (from a host import): sets aside the outer
+/// call's ticket and its running task (returned, with a fresh id for the new call).
+#[inline(never)]
+fn set_aside(e: &Executor) -> (usize, *const Origin) {
+    // SAFETY: the calls linked from `innermost` are on the stack; this is called with one.
+    let outer = unsafe { &*e.innermost.get() };
+    let mut id = e.last_id.get().wrapping_add(1);
+    // Ids grow, so a new one is unique on the stack, unless they wrapped around (after 2^32
+    // calls on wasm32) while an older call is still on it: then skip those in use. A waker
+    // kept across 2^32 calls may then poll a call once more: allowed, if odd.
+    if outer.id >= id {
+        while on_stack(e, id) {
+            id = id.wrapping_add(1);
+        }
+    }
+    outer.ticket.set(e.due_at.get());
+    (id, e.running.replace(ptr::null()))
+}
+
 /// True if a call with this id is on the stack.
 fn on_stack(e: &Executor, id: usize) -> bool {
     let mut call = e.innermost.get();
@@ -371,9 +380,17 @@ impl Drop for OnStack {
         let _ = EXECUTOR.try_with(|e| {
             e.innermost.set(self.outer);
             // SAFETY: the outer call is on the stack, below this one.
-            e.due_at.set(unsafe { self.outer.as_ref() }.map_or(NOT_WOKEN, |c| c.ticket.get()));
-            e.running.set(self.outer_task);
-            e.looping.set(self.outer_loop);
+            match unsafe { self.outer.as_ref() } {
+                // The idle state that the outermost call found (see `new`).
+                None => {
+                    e.due_at.set(NOT_WOKEN);
+                    e.running.set(ptr::null());
+                }
+                Some(outer) => {
+                    e.due_at.set(outer.ticket.get());
+                    e.running.set(self.outer_task);
+                }
+            }
         });
     }
 }
@@ -385,8 +402,8 @@ impl Drop for OnStack {
 /// copies of it on the shadow stack for each async call on the stack.
 #[inline(always)]
 pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
-    let mut call = pin!(OnStack::new());
-    call.as_mut().enter(export);
+    let call = pin!(OnStack::new(export));
+    call.as_ref().link();
     // Its drop does nothing; `ManuallyDrop` saves the indirect call that would find that out.
     let waker = ManuallyDrop::new(call_waker(call.id));
     let mut cx = Context::from_waker(&waker);
