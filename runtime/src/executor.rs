@@ -443,10 +443,12 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
         match pop_ready() {
             Some(task) => {
                 run(task);
-                since_clock += 1;
-                if since_clock == CLOCK_EVERY {
-                    since_clock = 0;
-                    time::fire_expired();
+                if time::any_armed() {
+                    since_clock += 1;
+                    if since_clock == CLOCK_EVERY {
+                        since_clock = 0;
+                        time::fire_expired();
+                    }
                 }
             }
             // Nothing is ready, and the call is not woken (else it is due now): unless a timer

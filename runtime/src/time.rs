@@ -72,10 +72,16 @@ fn count_armed(t: &Timers) {
     ARMED.with(|a| a.set(t.armed.len()));
 }
 
+/// True if a timer is armed.
+#[inline(always)]
+pub(crate) fn any_armed() -> bool {
+    ARMED.with(Cell::get) != 0
+}
+
 /// Wakes every timer that is due; true if any was.
 #[inline(always)]
 pub(crate) fn fire_expired() -> bool {
-    ARMED.with(Cell::get) != 0 && fire_due()
+    any_armed() && fire_due()
 }
 
 /// [`fire_expired`] once a timer is armed.
