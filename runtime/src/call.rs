@@ -72,6 +72,7 @@ thread_local! {
 }
 
 /// The name of the innermost export running, or `""` outside any export.
+#[inline]
 pub(crate) fn current_export() -> &'static str {
     STATE.with(|s| s.export.get())
 }
