@@ -122,6 +122,8 @@ mod pool;
 mod task;
 #[cfg(test)]
 mod task_review_tests;
+#[cfg(test)]
+mod task_tests;
 pub mod time;
 mod trap;
 mod wait;

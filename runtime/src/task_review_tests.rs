@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-fn on_fresh_thread(f: impl FnOnce() + Send + 'static) {
+pub(crate) fn on_fresh_thread(f: impl FnOnce() + Send + 'static) {
     std::thread::spawn(move || {
         call::begin_init("test");
         call::finish_init();

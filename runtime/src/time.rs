@@ -278,3 +278,43 @@ pub async fn timeout<F: Future>(duration: Duration, fut: F) -> Result<F::Output,
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Noop;
+
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn armed() -> usize {
+        ARMED.with(Cell::get)
+    }
+
+    #[test]
+    fn the_armed_count_follows_the_timer_table() {
+        let (a, b) = (Waker::from(Arc::new(Noop)), Waker::from(Arc::new(Noop)));
+        let mut soon = Box::pin(sleep(Duration::from_millis(10)));
+        let mut late = Box::pin(sleep(Duration::from_secs(10)));
+        assert!(!any_armed());
+        assert!(soon.as_mut().poll(&mut Context::from_waker(&a)).is_pending());
+        assert!(late.as_mut().poll(&mut Context::from_waker(&a)).is_pending());
+        assert_eq!(armed(), 2);
+        // Polled again, with the same waker or another: still one timer each.
+        assert!(late.as_mut().poll(&mut Context::from_waker(&a)).is_pending());
+        assert!(late.as_mut().poll(&mut Context::from_waker(&b)).is_pending());
+        assert_eq!(armed(), 2);
+        fake_clock::advance(Duration::from_millis(20));
+        assert!(fire_expired(), "the due timer fires");
+        assert_eq!(armed(), 1);
+        assert!(soon.as_mut().poll(&mut Context::from_waker(&a)).is_ready());
+        assert_eq!(armed(), 1);
+        drop(late);
+        assert_eq!(armed(), 0);
+        assert!(!fire_expired());
+    }
+}

@@ -58,3 +58,13 @@ test('each wake polls a call at most once; nothing stays queued', () => {
   assert.equal(g.exports.live_bytes(), live);
   assert.equal(g.exports.polls_while_waiting(), 2);
 });
+
+test('task outputs of every size and alignment come back whole, and are dropped once', () => {
+  const g = instantiate(module(guests, 'exec'));
+  g.wasi.initialize(g.instance);
+  for (const seed of [0, 1, 200, 0x7fffffff]) {
+    assert.equal(g.instance.exports.task_outputs(seed), 0, `seed ${seed}`);
+  }
+  assert.equal(g.instance.exports.output_drops(), 1123);
+  assert.equal(g.instance.exports.tasks(), 1);
+});

@@ -302,3 +302,20 @@ fn e8_a_task_panic_names_where_the_task_was_spawned_and_by_which_export() {
     let prefix = task_panic_prefix("guarantees.rs", "spawn_spawner", "spawn_spawner");
     assert!(g.stderr().starts_with(&format!("{prefix}deep at ")), "{}", g.stderr());
 }
+
+#[test]
+fn e2_task_outputs_of_every_size_and_alignment_come_back_whole() {
+    let mut g = exec();
+    for seed in [0, 1, 200, 0x7fff_ffff] {
+        let wrong = g.call::<u32, u32>("task_outputs", seed).unwrap();
+        assert_eq!(wrong, 0, "seed {seed}: outputs that came back wrong, by bit: {wrong:#b}");
+    }
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), 1, "every task was freed");
+}
+
+#[test]
+fn e2_a_task_output_is_dropped_once_by_whoever_ends_up_with_it() {
+    let mut g = exec();
+    // See `output_drops`: the drop count after each of its five steps.
+    assert_eq!(g.call::<(), u32>("output_drops", ()).unwrap(), 1123);
+}

@@ -371,3 +371,4 @@ thread_local! {
 }
 
 mod guarantees;
+mod outputs;
