@@ -170,6 +170,17 @@ pub(crate) fn wake(waker: Waker) {
     }
 }
 
+/// A clone of `waker`: of a call's waker (what an export awaiting a `JoinHandle` lends it)
+/// with no call through its vtable.
+#[inline(always)]
+pub(crate) fn clone_waker(waker: &Waker) -> Waker {
+    if ptr::eq(waker.vtable(), &CALL_WAKER) {
+        call_waker(waker.data() as usize)
+    } else {
+        waker.clone()
+    }
+}
+
 /// The waker of an async call: its data is the call's id, not a pointer.
 static CALL_WAKER: RawWakerVTable = RawWakerVTable::new(
     |data| RawWaker::new(data, &CALL_WAKER),
@@ -178,6 +189,7 @@ static CALL_WAKER: RawWakerVTable = RawWakerVTable::new(
     |_| {},
 );
 
+#[inline(always)]
 fn call_waker(id: usize) -> Waker {
     // SAFETY: the vtable's functions never dereference `data` (it is an id, cast to a pointer
     // only to fit `RawWaker`), clone returns a waker with the same vtable, and nothing in them
@@ -408,61 +420,70 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
     let waker = ManuallyDrop::new(call_waker(call.id));
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);
-    if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-        return out;
-    }
-    // The call waits: like Go's scheduler when a goroutine blocks, look at the clock, so that
-    // timers due since the last call run before anything that was ready before them.
-    if time::fire_expired() {
-        call.behind_ready_tasks();
-    }
     // Whether the clock was looked at since the call was last polled, or need not be: only a
     // call that woke itself can spin without a task running in between (tasks see the clock
     // every `CLOCK_EVERY`).
     let mut clock_seen = true;
     let mut since_clock = 0;
+    let mut first = true;
+    // One place polls the future (so that its poll, called once, is inlined here): first, then
+    // each time the call is due.
     loop {
-        if call.due() {
-            // Before the call goes on (after a `yield_now`, say), tasks of timers that are due
-            // run first (Go's `Gosched` checks timers): else a call that keeps yielding would
-            // never let the clock be read. Once per wake, so the call cannot be starved.
-            if !clock_seen {
-                clock_seen = true;
-                if time::fire_expired() {
-                    call.behind_ready_tasks();
-                    continue;
-                }
-            }
-            call.take_wake();
-            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-                return out;
-            }
-            clock_seen = !call.woken();
-            continue;
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
         }
-        match pop_ready() {
-            Some(task) => {
-                run(task);
-                if time::any_armed() {
-                    since_clock += 1;
-                    if since_clock == CLOCK_EVERY {
-                        since_clock = 0;
-                        time::fire_expired();
+        if first {
+            first = false;
+            // The call waits: like Go's scheduler when a goroutine blocks, look at the clock,
+            // so that timers due since the last call run before anything that was ready before
+            // them.
+            if time::fire_expired() {
+                call.behind_ready_tasks();
+            }
+        } else {
+            clock_seen = !call.woken();
+        }
+        // Run ready tasks until the call is due.
+        loop {
+            if call.due() {
+                // Before the call goes on (after a `yield_now`, say), tasks of timers that are
+                // due run first (Go's `Gosched` checks timers): else a call that keeps yielding
+                // would never let the clock be read. Once per wake, so the call cannot be
+                // starved.
+                if !clock_seen {
+                    clock_seen = true;
+                    if time::fire_expired() {
+                        call.behind_ready_tasks();
+                        continue;
                     }
                 }
+                call.take_wake();
+                break;
             }
-            // Nothing is ready, and the call is not woken (else it is due now): unless a timer
-            // is due, wait for one, or nothing can come.
-            None => {
-                since_clock = 0;
-                clock_seen = true;
-                if !time::fire_expired() {
-                    match time::next_deadline() {
-                        // Nothing is ready but a timer is armed: block in poll_oneoff until
-                        // it is due.
-                        Some(deadline) => time::block_until(deadline),
-                        // Nothing is ready and no timer can ever wake anything: deadlock.
-                        None => crate::call::deadlock(export),
+            match pop_ready() {
+                Some(task) => {
+                    run(task);
+                    if time::any_armed() {
+                        since_clock += 1;
+                        if since_clock == CLOCK_EVERY {
+                            since_clock = 0;
+                            time::fire_expired();
+                        }
+                    }
+                }
+                // Nothing is ready, and the call is not woken (else it is due now): unless a timer
+                // is due, wait for one, or nothing can come.
+                None => {
+                    since_clock = 0;
+                    clock_seen = true;
+                    if !time::fire_expired() {
+                        match time::next_deadline() {
+                            // Nothing is ready but a timer is armed: block in poll_oneoff until
+                            // it is due.
+                            Some(deadline) => time::block_until(deadline),
+                            // Nothing is ready and no timer can ever wake anything: deadlock.
+                            None => crate::call::deadlock(export),
+                        }
                     }
                 }
             }

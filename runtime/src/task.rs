@@ -55,6 +55,24 @@ pub(crate) struct Header {
     thread: std::thread::ThreadId,
 }
 
+impl Header {
+    /// Makes `waker` the one to wake when the task completes, unless the one there wakes the
+    /// same.
+    #[inline(always)]
+    fn set_awaiter(&self, waker: &Waker) {
+        let waker = match self.awaiter.take() {
+            Some(w) if w.will_wake(waker) => w,
+            old => {
+                // Dropped before the clone, as it is replaced (a waker's drop is user code,
+                // which cannot reach the awaiter: only the handle does).
+                drop(old);
+                executor::clone_waker(waker)
+            }
+        };
+        self.awaiter.set(Some(waker));
+    }
+}
+
 /// The operations that depend on the future's type, and where its output is.
 struct TaskVTable {
     /// Runs a task taken off the ready queue once; see [`run`].
@@ -412,15 +430,7 @@ impl<T> Future for JoinHandle<T> {
         let header = unsafe { h.as_ref() };
         let state = header.state.get();
         if state & DONE == 0 {
-            let old = header.awaiter.take();
-            let waker = match old {
-                Some(w) if w.will_wake(cx.waker()) => w,
-                old => {
-                    drop(old);
-                    cx.waker().clone()
-                }
-            };
-            header.awaiter.set(Some(waker));
+            header.set_awaiter(cx.waker());
             return Poll::Pending;
         }
         header.state.set(state & !(HANDLE | OUTPUT));
