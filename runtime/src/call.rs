@@ -167,6 +167,7 @@ pub(crate) fn trap_poisoning(msg: fmt::Arguments<'_>) -> ! {
 }
 
 /// An export on the stack; leaving restores the outer export's name.
+#[derive(Debug)]
 struct Entered {
     outer: &'static str,
 }
@@ -290,6 +291,7 @@ pub fn call_async<F: Future>(name: &'static str, fut: F) -> F::Output {
 /// the future is not built in the shim, so the shim needs no stack frame, and the entry check
 /// runs before anything touches the linear-memory stack, which an earlier trap may have left
 /// unusable (see `refuse`).
+#[derive(Debug)]
 pub struct AsyncCall {
     _entered: Entered,
 }
@@ -312,6 +314,7 @@ pub fn block_on<F: Future>(name: &'static str, fut: F) -> F::Output {
 /// A `#[wasmimport]` host call in flight: an export entered while it lasts is a re-entrant
 /// call, allowed. [`HostCall::enter`] marks it before the host function is called,
 /// [`HostCall::leave`] ends it right after.
+#[derive(Debug)]
 pub struct HostCall {
     /// The gate word, in the thread-local state (one per instance on wasm32-wasip1).
     gate: *mut u32,

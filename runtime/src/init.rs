@@ -11,6 +11,7 @@ use std::panic::PanicHookInfo;
 
 /// One `#[wasmexport::init]` fn, registered by a static constructor that the macro emits.
 #[doc(hidden)]
+#[derive(Debug)]
 pub struct InitHook {
     /// The fn to run.
     pub run: fn(),
