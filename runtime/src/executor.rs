@@ -83,8 +83,8 @@ per_thread! {
     };
 }
 
-/// How many ready tasks run between two looks at the clock while the queue stays busy, so
-/// that timers fire even when tasks keep yielding.
+/// How many ready tasks run between two looks at the clock while the queue stays busy and a
+/// timer is armed, so that timers fire even when tasks keep yielding.
 const CLOCK_EVERY: u32 = 64;
 
 /// Queues a task, with a reference to it.
@@ -122,11 +122,22 @@ fn pop_ready() -> Option<NonNull<Header>> {
 /// Polls a task once, noting which task runs (for panic messages).
 #[inline]
 fn run(h: NonNull<Header>) {
-    // SAFETY: `h` came off the queue, with its reference; its origin lives as long as it.
+    // The mark goes when the poll ends, also if it unwinds (where panics unwind: the crate's
+    // host-side tests): the task may be freed then, and its origin with it.
+    struct Running;
+    impl Drop for Running {
+        #[inline(always)]
+        fn drop(&mut self) {
+            let _ = EXECUTOR.try_with(|e| e.running.set(ptr::null()));
+        }
+    }
+    // SAFETY: `h` came off the queue, with its reference; its origin lives as long as it, and
+    // the mark goes before the reference does (`Running`).
     EXECUTOR.with(|e| e.running.set(unsafe { &raw const (*h.as_ptr()).origin }));
+    let running = Running;
     // SAFETY: as above.
     unsafe { task::run(h) };
-    EXECUTOR.with(|e| e.running.set(ptr::null()));
+    drop(running);
 }
 
 /// Wakes the async call with id `id`, if it is still on the stack.

@@ -12,8 +12,9 @@
 //! which a library cannot choose, and keeps atomic state for threads the module does not have.
 //!
 //! References: the ready queue holds one while the task is queued, the handle one, each waker
-//! one. The last one to go drops what is left (the future of a task nobody can wake any more,
-//! or an output nobody took) and frees the allocation.
+//! one. The last one to go drops what is left (the future of a task nobody can wake any more)
+//! and frees the allocation. An output is stored only while the handle is alive, and the handle
+//! takes it or drops it.
 
 use crate::executor::{self, Origin};
 use crate::pool;
@@ -461,11 +462,20 @@ impl<T> Drop for JoinHandle<T> {
                 header.state.set(state & !HANDLE);
                 // Nobody awaits the task any more (dropped last: a waker's drop is user code).
                 let awaiter = header.awaiter.take();
+                // The handle's reference goes also if the output's drop unwinds.
+                struct Release(NonNull<Header>);
+                impl Drop for Release {
+                    fn drop(&mut self) {
+                        // SAFETY: the handle's reference, dropped once.
+                        unsafe { release(self.0) }
+                    }
+                }
+                let reference = Release(h);
                 // An output nobody will take is dropped now.
                 if state & OUTPUT != 0 {
                     (header.vtable.drop_stage)(h);
                 }
-                release(h);
+                drop(reference);
                 drop(awaiter);
             }
         }

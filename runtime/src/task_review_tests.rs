@@ -134,3 +134,44 @@ fn task_review_a_future_whose_drop_panics_still_ends_its_task() {
         assert_eq!(crate::executor::spawned_alive(), before, "task count");
     });
 }
+
+/// A task that panics when polled.
+struct Panics;
+
+impl Future for Panics {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        panic!("task_review: the task panics");
+    }
+}
+
+/// Spawns a task when dropped and notes its handle's `Debug`, which names the export the new
+/// task counts as spawned by.
+struct SpawnsOnDrop(Rc<RefCell<String>>);
+
+impl Drop for SpawnsOnDrop {
+    fn drop(&mut self) {
+        let handle = spawn(async {});
+        *self.0.borrow_mut() = format!("{handle:?}");
+    }
+}
+
+#[test]
+fn task_review_a_task_that_unwinds_is_not_taken_for_the_running_one_after() {
+    on_fresh_thread(|| {
+        call_sync("spawner", || spawn(Panics).detach());
+        let seen = Rc::new(RefCell::new(String::new()));
+        let guard = SpawnsOnDrop(seen.clone());
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            call_async("runs", async move {
+                let _guard = guard;
+                yield_now().await;
+            })
+        }));
+        assert!(r.is_err(), "the task's panic unwinds out of the call");
+        // The export's future is dropped as the panic unwinds out of the call, after the
+        // panicking task (detached, so freed by then) has stopped running.
+        let seen = seen.borrow();
+        assert!(seen.contains("export: \"runs\""), "spawned while unwinding: {seen}");
+    });
+}

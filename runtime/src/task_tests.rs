@@ -29,7 +29,7 @@ fn a_dropped_handle_lets_go_of_its_awaiter_at_once() {
             assert_eq!(Arc::strong_count(&count), 3, "the task keeps a clone of the awaiter");
             drop(handle);
             // The task runs on (it never ends), but nobody awaits it any more.
-            assert_eq!(Arc::strong_count(&count), 2, "the dropped handle's awaiter is kept");
+            assert_eq!(Arc::strong_count(&count), 2, "the dropped handle still holds its awaiter");
         });
     });
 }
