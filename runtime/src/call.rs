@@ -2,10 +2,10 @@
 //! already inside guest code), the name of the export on the stack (for traps and panics), then
 //! the call itself on the executor.
 //!
-//! Everything the entry check needs is one word, [`State::gate`], so a plain `fn` export costs a
-//! byte load and a branch on top of the user's code: four wasm instructions, since LLVM drops
-//! the gate's updates around a body that cannot observe them (the benchmarks measure it within
-//! noise of a raw export's time, on wasmtime and on V8).
+//! Everything the entry check needs is one byte of one word, [`State::gate`], so a plain `fn`
+//! export costs an address, a byte load and a branch on top of the user's code: three wasm
+//! instructions, since LLVM drops the gate's updates around a body that cannot observe them
+//! (the benchmarks measure it within noise of a raw export's time, on wasmtime and on V8).
 
 use crate::executor;
 use crate::trap::{trap, trap_static};
@@ -28,14 +28,25 @@ const IN_GUEST: u32 = 1 << 3;
 /// either nothing begun or this bit set: with `IN_GUEST` still set, the initialization was cut
 /// short; with it clear, the call came from a host import that the initialization made.
 const INITIALIZING: u32 = 1 << 4;
-/// The gate counts exports on the stack above its low byte.
-const DEPTH_ONE: u32 = 1 << 8;
-/// The gate's low byte: the flag bits above, every one of which keeps exports out. The entry
-/// check tests the whole byte for zero, a byte load and a branch (`i32.const`, `i32.load8_u`,
-/// `i32.eqz`, `br_if` on wasm); a mask of the flag bits would cost two more instructions.
-const FLAGS: u32 = DEPTH_ONE - 1;
+/// The gate's low byte: the flag bits above, every one of which keeps exports out.
+const FLAGS: u32 = 0xff;
+/// The gate's second byte is 1 exactly when no flag is set, else 0: every write of the gate
+/// goes through [`settle`], or changes it by a sum that keeps this so. The entry check tests
+/// that byte: an address, a byte load and a branch taken when it is non-zero (`i32.const`,
+/// `i32.load8_u`, `br_if` on wasm). A test of the flag byte for zero costs an `i32.eqz` more,
+/// as LLVM lays the cold refusal out first and branches over it.
+const READY: u32 = 1 << 8;
+const READY_BYTE: u32 = 0xff00;
+/// The gate counts exports on the stack above its two low bytes.
+const DEPTH_ONE: u32 = 1 << 16;
 const _: () =
     assert!((NOT_INITIALIZED | POISONED | EXITED | IN_GUEST | INITIALIZING) & !FLAGS == 0);
+
+/// `gate` with its ready byte set from its flags.
+#[inline(always)]
+const fn settle(gate: u32) -> u32 {
+    if gate & FLAGS == 0 { (gate & !READY_BYTE) | READY } else { gate & !READY_BYTE }
+}
 
 /// Why later calls must trap: recorded before every trap this crate causes inside a call, so
 /// that the calls after it say what happened rather than guess.
@@ -94,7 +105,7 @@ pub(crate) fn begin_init(entry: &'static str) -> bool {
         if gate & NOT_INITIALIZED == 0 {
             return false;
         }
-        s.gate.set(gate | INITIALIZING | IN_GUEST);
+        s.gate.set(settle(gate | INITIALIZING | IN_GUEST));
         s.export.set(entry);
         true
     })
@@ -103,7 +114,7 @@ pub(crate) fn begin_init(entry: &'static str) -> bool {
 /// The initialization has run to its end: exports may run from now on.
 pub(crate) fn finish_init() {
     STATE.with(|s| {
-        s.gate.set(s.gate.get() & !(NOT_INITIALIZED | INITIALIZING | IN_GUEST));
+        s.gate.set(settle(s.gate.get() & !(NOT_INITIALIZED | INITIALIZING | IN_GUEST)));
         s.export.set("");
     })
 }
@@ -127,7 +138,7 @@ fn init_unfinished(gate: u32, name: &str) -> ! {
 
 /// A command's main has returned: later export calls trap.
 pub(crate) fn mark_exited() {
-    STATE.with(|s| s.gate.set(s.gate.get() | EXITED));
+    STATE.with(|s| s.gate.set(settle(s.gate.get() | EXITED)));
 }
 
 /// A panic reached the top: later calls trap.
@@ -141,7 +152,7 @@ fn poison(why: Poison) {
     STATE.with(|s| {
         if s.gate.get() & POISONED == 0 {
             s.poison.set(why);
-            s.gate.set(s.gate.get() | POISONED);
+            s.gate.set(settle(s.gate.get() | POISONED));
         }
     })
 }
@@ -176,10 +187,14 @@ struct Entered {
 fn enter(name: &'static str) -> Entered {
     STATE.with(|s| {
         let gate = s.gate.get();
-        if gate & FLAGS != 0 {
+        if gate & READY_BYTE == 0 {
             refuse(s, name);
         }
-        s.gate.set(gate + DEPTH_ONE + IN_GUEST);
+        // SAFETY: the ready byte is 1 exactly when no flag is set (see `READY`). Told so, LLVM
+        // sees that leaving (below) restores the gate it read here, and drops both updates
+        // around a body that cannot observe them.
+        unsafe { std::hint::assert_unchecked(gate & (FLAGS | READY_BYTE) == READY) };
+        s.gate.set(gate + DEPTH_ONE + IN_GUEST - READY);
         Entered { outer: s.export.replace(name) }
     })
 }
@@ -188,7 +203,12 @@ impl Drop for Entered {
     #[inline(always)]
     fn drop(&mut self) {
         STATE.with(|s| {
-            s.gate.set(s.gate.get() - DEPTH_ONE - IN_GUEST);
+            let gate = s.gate.get() - DEPTH_ONE - IN_GUEST;
+            // Where panics abort, nothing that sets a flag inside a call returns (poisoning
+            // traps), so the call leaves no flag behind and the sum restores the ready byte.
+            // Where they unwind (the crate's host-side tests), a panic that poisoned the
+            // instance passes here: the byte follows the flags.
+            s.gate.set(if cfg!(panic = "unwind") { settle(gate) } else { gate + READY });
             s.export.set(self.outer);
         })
     }
@@ -209,7 +229,7 @@ fn refuse(s: &State, name: &'static str) -> ! {
     }
     if gate & POISONED == 0 && gate & IN_GUEST != 0 {
         s.poison.set(Poison::Aborted);
-        s.gate.set(gate | POISONED);
+        s.gate.set(settle(gate | POISONED));
         trap_static(
             "module poisoned: an earlier call did not return (it trapped); export \"",
             name,
@@ -320,6 +340,8 @@ pub struct HostCall {
     gate: *mut u32,
     /// The gate as it was before the call.
     before: u32,
+    /// The gate as the call set it.
+    during: u32,
 }
 
 impl HostCall {
@@ -329,8 +351,9 @@ impl HostCall {
         STATE.with(|s| {
             let before = s.gate.get();
             let gate = s.gate.as_ptr();
-            s.gate.set(before & !IN_GUEST);
-            HostCall { gate, before }
+            let during = settle(before & !IN_GUEST);
+            s.gate.set(during);
+            HostCall { gate, before, during }
         })
     }
 
@@ -351,7 +374,7 @@ impl HostCall {
             // Every export the host made from inside this call has returned, unless one was
             // unwound by a trap that the host caught (a JS `catch` around it, say) before
             // returning here: then the executor may be mid-update, and nothing may run on.
-            if *self.gate | (self.before & IN_GUEST) != self.before {
+            if *self.gate != self.during {
                 aborted_inside_host_call();
             }
             *self.gate = self.before;
@@ -390,7 +413,7 @@ fn aborted_inside_host_call() -> ! {
             }
         }
         s.poison.set(Poison::Aborted);
-        s.gate.set(s.gate.get() | POISONED);
+        s.gate.set(settle(s.gate.get() | POISONED));
         // The name left behind is the export that was unwound.
         trap_static(
             "module poisoned: export \"",
@@ -401,4 +424,57 @@ fn aborted_inside_host_call() -> ! {
             "",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The gate's ready byte is 1 exactly when no flag is set; returns whether it is set.
+    fn ready() -> bool {
+        STATE.with(|s| {
+            let gate = s.gate.get();
+            let ready = gate & READY_BYTE;
+            assert!(ready == 0 || ready == READY, "ready byte {ready:#x}");
+            assert_eq!(ready != 0, gate & FLAGS == 0, "gate {gate:#x}");
+            ready != 0
+        })
+    }
+
+    #[test]
+    fn the_ready_byte_follows_the_flags_through_every_change() {
+        std::thread::spawn(|| {
+            assert!(!ready());
+            assert!(begin_init("_initialize"));
+            assert!(!ready());
+            let host = HostCall::enter();
+            assert!(!ready(), "a host import made by initialization code");
+            host.leave();
+            finish_init();
+            assert!(ready());
+            call_sync("outer", || {
+                assert!(!ready());
+                let host = HostCall::enter();
+                assert!(ready(), "re-entry from a #[wasmimport] is allowed");
+                call_sync("inner", || assert!(!ready()));
+                call_async("inner_async", async { assert!(!ready()) });
+                assert!(ready());
+                host.leave();
+                assert!(!ready());
+            });
+            assert!(ready());
+            let unwound = std::panic::catch_unwind(|| {
+                call_sync("panics", || {
+                    poison_by_panic();
+                    panic!("the export panics");
+                })
+            });
+            assert!(unwound.is_err());
+            assert!(!ready(), "a poisoned instance lets no export in");
+            mark_exited();
+            assert!(!ready());
+        })
+        .join()
+        .unwrap();
+    }
 }
