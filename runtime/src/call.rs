@@ -228,6 +228,8 @@ fn refuse(s: &State, name: &'static str) -> ! {
         init_unfinished(gate, name);
     }
     if gate & POISONED == 0 && gate & IN_GUEST != 0 {
+        // `poison`'s work, written out: through its own access to the state, this fn gets a
+        // stack frame and an out-of-line call (checked with wasm-objdump).
         s.poison.set(Poison::Aborted);
         s.gate.set(settle(gate | POISONED));
         trap_static(

@@ -65,7 +65,8 @@ struct Executor {
     /// Spawned tasks alive (`task_count()` adds the exports on the stack).
     tasks: Cell<usize>,
     /// The origin of the task being polled by the innermost run loop, or null. It lives in the
-    /// task's allocation, which outlives the poll.
+    /// task's allocation; `run` clears the mark as the poll ends, also by unwinding, before
+    /// any user code can run.
     running: Cell<*const Origin>,
 }
 
@@ -131,8 +132,9 @@ fn run(h: NonNull<Header>) {
             let _ = EXECUTOR.try_with(|e| e.running.set(ptr::null()));
         }
     }
-    // SAFETY: `h` came off the queue, with its reference; its origin lives as long as it, and
-    // the mark goes before the reference does (`Running`).
+    // SAFETY: `h` came off the queue, with its reference; its origin lives as long as it. The
+    // poll may free the task as it ends (its last reference dropped), and the mark goes right
+    // after (`Running`), with no user code in between.
     EXECUTOR.with(|e| e.running.set(unsafe { &raw const (*h.as_ptr()).origin }));
     let running = Running;
     // SAFETY: as above.
@@ -168,16 +170,23 @@ fn wake_call(id: usize) {
     });
 }
 
+/// The id of the call whose waker `waker` is, if it is a call's.
+#[inline(always)]
+fn call_id(waker: &Waker) -> Option<usize> {
+    ptr::eq(waker.vtable(), &CALL_WAKER).then(|| waker.data() as usize)
+}
+
 /// Wakes `waker`: a call's waker (what a `JoinHandle` awaited by an export holds) directly,
 /// with no call through its vtable; any other through it.
 #[inline(always)]
 pub(crate) fn wake(waker: Waker) {
-    if ptr::eq(waker.vtable(), &CALL_WAKER) {
+    match call_id(&waker) {
         // A call waker's drop does nothing, so it need not run.
-        wake_call(waker.data() as usize);
-        std::mem::forget(waker);
-    } else {
-        waker.wake();
+        Some(id) => {
+            wake_call(id);
+            std::mem::forget(waker);
+        }
+        None => waker.wake(),
     }
 }
 
@@ -185,11 +194,7 @@ pub(crate) fn wake(waker: Waker) {
 /// with no call through its vtable.
 #[inline(always)]
 pub(crate) fn clone_waker(waker: &Waker) -> Waker {
-    if ptr::eq(waker.vtable(), &CALL_WAKER) {
-        call_waker(waker.data() as usize)
-    } else {
-        waker.clone()
-    }
+    call_id(waker).map_or_else(|| waker.clone(), call_waker)
 }
 
 /// The waker of an async call: its data is the call's id, not a pointer.

@@ -2,9 +2,9 @@
 //!
 //! A timer only fires while the module is entered. The executor looks at the clock when a call
 //! starts to wait, before a call that woke itself (a `yield_now`, say) goes on, every 64 tasks
-//! run while a timer is armed, and when nothing is ready; then it blocks the thread in `poll_oneoff` (what
-//! `std::thread::sleep` does on wasm32-wasip1) until the earliest deadline. So a call that keeps
-//! yielding cannot hide a due timer. Between export calls nothing runs: a timer due then fires
+//! run while a timer is armed, and when nothing is ready; then it blocks the thread in
+//! `poll_oneoff` (what `std::thread::sleep` does on wasm32-wasip1) until the earliest deadline.
+//! So a call that keeps yielding cannot hide a due timer. Between export calls nothing runs: a timer due then fires
 //! when the next call waits or yields, and its task runs before that call goes on.
 //!
 //! ```
