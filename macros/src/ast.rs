@@ -56,7 +56,10 @@ pub struct CrateOnly(pub CratePath);
 impl Parse for CrateOnly {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut krate = CratePath(None);
-        if !input.is_empty() && !krate.parse_if_next(input)? || !input.is_empty() {
+        if !input.is_empty() {
+            krate.parse_if_next(input)?;
+        }
+        if !input.is_empty() {
             return Err(
                 input.error("the only argument is `crate = path` (for a renamed dependency)")
             );
@@ -72,6 +75,9 @@ pub struct ExportArgs {
     pub krate: CratePath,
 }
 
+const ONE_NAME: &str =
+    "expected one export name: #[wasmexport], #[wasmexport(name)] or #[wasmexport(\"name\")]";
+
 impl Parse for ExportArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut args = ExportArgs { name: None, krate: CratePath(None) };
@@ -80,15 +86,11 @@ impl Parse for ExportArgs {
                 continue;
             }
             if args.name.is_some() {
-                return Err(input.error(
-                    "expected one export name: #[wasmexport], #[wasmexport(name)] or #[wasmexport(\"name\")]",
-                ));
+                return Err(input.error(ONE_NAME));
             }
             args.name = Some(parse_name(input)?);
             if !input.is_empty() && input.parse::<Token![,]>().is_err() {
-                return Err(input.error(
-                    "expected one export name: #[wasmexport], #[wasmexport(name)] or #[wasmexport(\"name\")]",
-                ));
+                return Err(input.error(ONE_NAME));
             }
         }
         Ok(args)

@@ -89,17 +89,18 @@ impl Finder {
 }
 
 impl<'ast> Visit<'ast> for Finder {
+    // A fn's body is a block, which `visit_block` makes free.
     fn visit_item_fn(&mut self, i: &'ast syn::ItemFn) {
         self.check(&i.sig.ident);
-        self.inside(Enclosing::Free, |v| syn::visit::visit_item_fn(v, i));
+        syn::visit::visit_item_fn(self, i);
     }
     fn visit_impl_item_fn(&mut self, i: &'ast syn::ImplItemFn) {
         self.check(&i.sig.ident);
-        self.inside(Enclosing::Free, |v| syn::visit::visit_impl_item_fn(v, i));
+        syn::visit::visit_impl_item_fn(self, i);
     }
     fn visit_trait_item_fn(&mut self, i: &'ast syn::TraitItemFn) {
         self.check(&i.sig.ident);
-        self.inside(Enclosing::Free, |v| syn::visit::visit_trait_item_fn(v, i));
+        syn::visit::visit_trait_item_fn(self, i);
     }
     fn visit_foreign_item_fn(&mut self, i: &'ast syn::ForeignItemFn) {
         self.check(&i.sig.ident);
@@ -112,9 +113,6 @@ impl<'ast> Visit<'ast> for Finder {
     }
     fn visit_item_foreign_mod(&mut self, i: &'ast syn::ItemForeignMod) {
         self.inside(Enclosing::Extern, |v| syn::visit::visit_item_foreign_mod(v, i));
-    }
-    fn visit_item_mod(&mut self, i: &'ast syn::ItemMod) {
-        self.inside(Enclosing::Free, |v| syn::visit::visit_item_mod(v, i));
     }
     /// Items in a block (a fn body, a const initializer) are free, wherever the block is.
     fn visit_block(&mut self, i: &'ast syn::Block) {

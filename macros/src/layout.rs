@@ -6,6 +6,7 @@
 //! a bound spanned on the field, so aliases and nested structs are seen through.
 
 use crate::ast::{CrateOnly, CratePath};
+use crate::valid::Errors;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -17,22 +18,18 @@ pub fn derive(input: TokenStream) -> TokenStream {
         Ok(input) => input,
         Err(e) => return e.to_compile_error(),
     };
-    let mut errors: Option<syn::Error> = None;
-    let mut add = |e: syn::Error| match &mut errors {
-        Some(all) => all.combine(e),
-        None => errors = Some(e),
-    };
+    let mut errors = Errors::default();
     let mut krate = CratePath(None);
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("host_layout")) {
         match attr.parse_args::<CrateOnly>() {
             Ok(CrateOnly(path)) => krate = path,
-            Err(e) => add(e),
+            Err(e) => errors.add(e),
         }
     }
     let fields = match &input.data {
         Data::Struct(s) => Some(&s.fields),
         Data::Enum(e) => {
-            add(syn::Error::new(
+            errors.add(syn::Error::new(
                 e.enum_token.span,
                 "#[derive(HostLayout)] goes on a struct: a host cannot rely on an enum's layout \
                  (pass its discriminant as a u32 instead)",
@@ -40,7 +37,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
             None
         }
         Data::Union(u) => {
-            add(syn::Error::new(
+            errors.add(syn::Error::new(
                 u.union_token.span,
                 "#[derive(HostLayout)] goes on a struct, not a union",
             ));
@@ -48,7 +45,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
         }
     };
     if fields.is_some() && !has_host_repr(&input) {
-        add(syn::Error::new(
+        errors.add(syn::Error::new(
             input.ident.span(),
             format!(
                 "#[derive(HostLayout)] needs #[repr(C)] or #[repr(transparent)] on `{}`: Rust's \
@@ -57,7 +54,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
             ),
         ));
     }
-    if let Some(e) = errors {
+    if let Err(e) = errors.finish(()) {
         return e.to_compile_error();
     }
     let krate = krate.path();

@@ -38,7 +38,7 @@ pub struct Import {
 
 /// Gathers errors, combining them into one.
 #[derive(Default)]
-struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(Option<syn::Error>);
 
 impl Errors {
     fn push(&mut self, span: impl ToTokens, msg: impl std::fmt::Display) {
@@ -47,13 +47,13 @@ impl Errors {
     fn push_at(&mut self, span: Span, msg: impl std::fmt::Display) {
         self.add(syn::Error::new(span, msg));
     }
-    fn add(&mut self, e: syn::Error) {
+    pub(crate) fn add(&mut self, e: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(e),
             None => self.0 = Some(e),
         }
     }
-    fn finish<T>(self, ok: T) -> Result<T, syn::Error> {
+    pub(crate) fn finish<T>(self, ok: T) -> Result<T, syn::Error> {
         match self.0 {
             Some(e) => Err(e),
             None => Ok(ok),
@@ -195,17 +195,23 @@ pub fn import(args: syn::Result<ImportArgs>, item: &Item, ctx: Context) -> syn::
     errors.finish(Import { module, name: name.value, decl: decl.clone(), params, ret, krate })
 }
 
-/// Validates `#[wasmexport::init] fn f() { .. }`.
-/// Returns the fn and the runtime crate's path.
-pub fn init(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<(ItemFn, TokenStream)> {
-    let mut errors = Errors::default();
-    let krate = match syn::parse2::<CrateOnly>(attr) {
+/// The runtime crate's path from an attribute that takes only `crate = path` (an error, and no
+/// path, for anything else).
+fn crate_arg(errors: &mut Errors, attr: TokenStream) -> TokenStream {
+    match syn::parse2::<CrateOnly>(attr) {
         Ok(CrateOnly(krate)) => krate.path(),
         Err(e) => {
             errors.add(e);
             TokenStream::new()
         }
-    };
+    }
+}
+
+/// Validates `#[wasmexport::init] fn f() { .. }`.
+/// Returns the fn and the runtime crate's path.
+pub fn init(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<(ItemFn, TokenStream)> {
+    let mut errors = Errors::default();
+    let krate = crate_arg(&mut errors, attr);
     let Item::Fn(func) = item else {
         let tokens = passthrough(item, ctx);
         errors.push(&tokens, "#[wasmexport::init] goes on a free `fn name() { .. }`");
@@ -238,13 +244,7 @@ pub fn init(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<(ItemFn
 /// Returns the fn and the runtime crate's path.
 pub fn main(attr: TokenStream, item: &Item, ctx: Context) -> syn::Result<(ItemFn, TokenStream)> {
     let mut errors = Errors::default();
-    let krate = match syn::parse2::<CrateOnly>(attr) {
-        Ok(CrateOnly(krate)) => krate.path(),
-        Err(e) => {
-            errors.add(e);
-            TokenStream::new()
-        }
-    };
+    let krate = crate_arg(&mut errors, attr);
     let Item::Fn(func) = item else {
         let tokens = passthrough(item, ctx);
         errors.push(&tokens, "#[wasmexport::main] goes on the crate's `fn main`");
