@@ -6,7 +6,8 @@
 //! pointer: the export's wasm type is `() -> i32`, as declared.
 
 /// The result type the shim of an export named `main` without parameters returns, for each
-/// wasm value type: `i32` and `u32` as a pointer, the others unchanged.
+/// wasm value type: those that are an `i32` on wasm32 (`i32`, `u32`, `usize`, `isize`) as a
+/// pointer, the others unchanged.
 pub trait CMainResult {
     /// The shim's result type.
     type Ret;
@@ -26,7 +27,7 @@ macro_rules! as_pointer {
         }
     )*};
 }
-as_pointer!(i32 u32);
+as_pointer!(i32 u32 usize isize);
 
 macro_rules! unchanged {
     ($($t:ty)*) => {$(

@@ -63,17 +63,24 @@ fn a8_known_limit_two_otherwise_unneeded_crates_keep_one_add_silently() {
 }
 
 /// LLVM gives a function whose symbol is `main`, with no parameters and an `i32` result, C's
-/// `main(argc, argv)` signature; the export keeps the declared `() -> i32`.
+/// `main(argc, argv)` signature; the export keeps the declared `() -> i32` (also when declared
+/// `-> usize`, an `i32` on wasm32).
 #[test]
 fn a2_an_export_named_main_keeps_its_declared_signature() {
-    for release in [false, true] {
-        let path = build_names_fixture("export_main", release).unwrap_or_else(|e| panic!("{e}"));
+    for (package, release) in [
+        ("export_main", false),
+        ("export_main", true),
+        ("export_main_usize", false),
+        ("export_main_usize", true),
+    ] {
+        let at = format!("{package}, release {release}");
+        let path = build_names_fixture(package, release).unwrap_or_else(|e| panic!("{e}"));
         let module = Module::from_file(engine(), &path).unwrap();
         let ty = module.get_export("main").and_then(|e| e.func().cloned()).expect("a func main");
         let (params, results) = (ty.params().count(), ty.results().collect::<Vec<_>>());
-        assert_eq!((params, results.len()), (0, 1), "release {release}: main is {ty}");
-        assert!(results[0].is_i32(), "release {release}: main is {ty}");
+        assert_eq!((params, results.len()), (0, 1), "{at}: main is {ty}");
+        assert!(results[0].is_i32(), "{at}: main is {ty}");
         let mut g = Guest::init_with_imports(engine(), &module, |_| Ok(())).unwrap();
-        assert_eq!(g.call::<(), i32>("main", ()).unwrap(), 42, "release: {release}");
+        assert_eq!(g.call::<(), i32>("main", ()).unwrap(), 42, "{at}");
     }
 }
