@@ -248,7 +248,7 @@ impl<'a> WasmSlice for &'a str {
 /// pointer, known to be non-null and, on wasm32, inside linear memory. Anything else traps with
 /// a line naming the export and the parameter, before the export's code runs.
 #[inline]
-pub fn bytes_arg(
+fn bytes_arg(
     export: &'static str,
     param: &'static str,
     ptr: *mut u8,

@@ -124,6 +124,8 @@ mod task;
 mod task_review_tests;
 #[cfg(test)]
 mod task_tests;
+#[cfg(test)]
+mod test_support;
 pub mod time;
 mod trap;
 mod wait;

@@ -1,22 +1,13 @@
 //! Review tests of the hand-written task (natively).
 
-use crate::call::{self, HostCall, call_async, call_sync};
+use crate::call::{HostCall, call_async, call_sync};
+use crate::test_support::on_fresh_thread;
 use crate::{JoinHandle, spawn, yield_now};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
-
-pub(crate) fn on_fresh_thread(f: impl FnOnce() + Send + 'static) {
-    std::thread::spawn(move || {
-        call::begin_init("test");
-        call::finish_init();
-        f();
-    })
-    .join()
-    .unwrap();
-}
 
 /// A task that wakes itself and then calls the host, which calls an async export: the nested
 /// call's run loop must not poll the task again while its poll is still on the stack.

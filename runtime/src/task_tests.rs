@@ -2,7 +2,7 @@
 //! `task_outputs` and `output_drops` run the same on wasm).
 
 use crate::call::{call_async, call_sync};
-use crate::task_review_tests::on_fresh_thread;
+use crate::test_support::on_fresh_thread;
 use crate::{spawn, yield_now};
 use std::cell::Cell;
 use std::future::{Future, pending};

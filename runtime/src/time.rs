@@ -121,7 +121,7 @@ pub(crate) fn block_until(deadline: Instant) {
 /// The real wait, through [`CLOCK`].
 #[cfg(not(test))]
 fn wait_until(deadline: Instant) {
-    crate::wait::block_until(crate::wait::capped(deadline));
+    crate::wait::block_until(deadline);
 }
 
 /// The monotonic clock.

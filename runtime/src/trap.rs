@@ -112,6 +112,12 @@ pub(crate) fn report(msg: fmt::Arguments<'_>) {
     let _ = write!(line, "wasmexport: {msg}");
     let bytes = line.finish();
     write_stderr(bytes);
+    to_reporter(bytes);
+}
+
+/// Hands a finished line (without its newline) to the reporter, if one is set and this is not
+/// the reporter's own failure.
+fn to_reporter(bytes: &[u8]) {
     let Some(reporter) = REPORTER.get() else { return };
     if REPORTING.replace(true) {
         return;
@@ -129,8 +135,7 @@ pub(crate) fn report(msg: fmt::Arguments<'_>) {
 #[cold]
 #[inline(never)]
 fn report_parts(a: &str, b: &str, c: &str, d: &str, e: &str) {
-    let Some(reporter) = REPORTER.get() else { return };
-    if REPORTING.replace(true) {
+    if REPORTER.get().is_none() || REPORTING.get() {
         return;
     }
     let mut line = Line::<1024>::new();
@@ -138,11 +143,7 @@ fn report_parts(a: &str, b: &str, c: &str, d: &str, e: &str) {
     for part in [a, b, c, d, e] {
         let _ = line.write_str(part);
     }
-    let bytes = line.finish();
-    let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    // SAFETY: as in `report`: whole `str`s cut on char boundaries, so UTF-8.
-    reporter(unsafe { std::str::from_utf8_unchecked(text) });
-    REPORTING.set(false);
+    to_reporter(line.finish());
 }
 
 /// Writes `wasmexport: {msg}` to fd 2 in one write, then traps.

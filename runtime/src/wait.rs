@@ -48,25 +48,20 @@ pub fn set_max_wait(max: Option<Duration>) {
     MAX_WAIT.set(max.map(|m| m.max(MIN)));
 }
 
-/// How long the executor may block now when its next timer is due at `deadline`.
-#[cfg_attr(test, allow(dead_code))]
-pub(crate) fn capped(deadline: Instant) -> Instant {
-    match MAX_WAIT.get() {
-        Some(max) => Instant::now().checked_add(max).map_or(deadline, |end| end.min(deadline)),
-        None => deadline,
-    }
-}
-
-/// Blocks the thread until `deadline` (returns at once if it has passed).
+/// Blocks the thread until `deadline` (returns at once if it has passed), or for at most the
+/// cap that [`set_max_wait`] set: each look at the clock is a host call, so the one that starts
+/// the wait also sets where the cap ends it.
 // The crate's own tests wait on a fake clock instead.
 #[cfg_attr(test, allow(dead_code))]
 pub(crate) fn block_until(deadline: Instant) {
-    loop {
-        let now = Instant::now();
-        if now >= deadline {
-            return;
-        }
-        sleep_for(deadline - now);
+    let mut now = Instant::now();
+    let end = match MAX_WAIT.get() {
+        Some(max) => now.checked_add(max).map_or(deadline, |end| end.min(deadline)),
+        None => deadline,
+    };
+    while now < end {
+        sleep_for(end - now);
+        now = Instant::now();
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::panic_place;
 use crate::call::{self, HostCall, call_async, call_sync};
+use crate::test_support::on_fresh_thread;
 use crate::{spawn, yield_now};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -13,9 +14,7 @@ fn place() -> String {
 
 #[test]
 fn the_panic_place_names_the_running_task_or_the_innermost_export() {
-    std::thread::spawn(|| {
-        call::begin_init("test");
-        call::finish_init();
+    on_fresh_thread(|| {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let log = seen.clone();
         let spawned_at = call_sync("first", move || {
@@ -50,7 +49,5 @@ fn the_panic_place_names_the_running_task_or_the_innermost_export() {
         assert_eq!(seen[3], task, "after the nested calls returned");
         assert!(seen[4].ends_with("by export \"first\""), "{}", seen[4]);
         assert_ne!(seen[4], task);
-    })
-    .join()
-    .unwrap();
+    });
 }
