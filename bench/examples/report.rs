@@ -15,12 +15,8 @@ use wasmtime::{Engine, Instance, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 /// A median in ns with its spread in percent (criterion: half the 95% confidence interval;
-/// Node: half the interquartile range).
-#[derive(Clone, Copy)]
-struct Est {
-    median: f64,
-    spread: f64,
-}
+/// Node: half the interquartile range): the Node harness's type serves both.
+type Est = Time;
 
 fn estimate(id: &str) -> Option<Est> {
     let path = root().join("target/criterion").join(id).join("new/estimates.json");
@@ -32,10 +28,6 @@ fn estimate(id: &str) -> Option<Est> {
         m["confidence_interval"]["upper_bound"].as_f64()?,
     );
     Some(Est { median, spread: (hi - lo) / 2.0 / median * 100.0 })
-}
-
-fn v8(t: Option<Time>) -> Option<Est> {
-    t.map(|t| Est { median: t.median, spread: t.spread })
 }
 
 fn time(e: Option<Est>) -> String {
@@ -103,7 +95,7 @@ fn main() {
     let engine = Engine::default();
     let node = Node::run(gs);
     let node = node.as_ref().map_err(|why| eprintln!("report: {why}")).ok();
-    let js = |figure: &str, id: &str| v8(node.and_then(|n| n.time(figure, id)));
+    let js = |figure: &str, id: &str| node.and_then(|n| n.time(figure, id));
 
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len() as f64).ok();
     let (raw_size, our_size) = (size(&gs.raw), size(&gs.sizes.ours));

@@ -69,7 +69,9 @@ function callLoop(f, arity) {
 
 const modules = {};
 for (const [id, file] of Object.entries(guests)) {
-  if (file) modules[id] = { bytes: fs.readFileSync(file), module: new WebAssembly.Module(fs.readFileSync(file)) };
+  if (!file) continue;
+  const bytes = fs.readFileSync(file);
+  modules[id] = { bytes, module: new WebAssembly.Module(bytes) };
 }
 
 /// Node's WASI for one instance: stdout and stderr go nowhere (a Go guest writes nothing, ours

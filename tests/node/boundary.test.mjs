@@ -2,12 +2,12 @@
 // and the checks made before the call runs (UTF-8, bounds, overlapping buffers).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { instantiate, module, wasmDir } from './wasi.mjs';
+import { module, reactor, wasmDir } from './wasi.mjs';
 
 const guests = `${wasmDir}/wasm32-wasip1/release`;
 
 function strings() {
-  const g = instantiate(module(guests, 'strings'), (self) => ({
+  const g = reactor(module(guests, 'strings'), (self) => ({
     test: {
       // Reads the text, writes it back reversed into the out buffer, returns its length.
       echo: (ptr, len, tag, out, cap) => {
@@ -19,7 +19,6 @@ function strings() {
       },
     },
   }));
-  g.wasi.initialize(g.instance);
   return g;
 }
 

@@ -5,7 +5,7 @@
 //
 //   cargo build --target wasm32-wasip1 --manifest-path tests/guests/Cargo.toml --target-dir target/wasm -p raw -p exec [--release]
 //   WASMEXPORT_WASM_DIR=$PWD/target/wasm node tests/node/depth.mjs
-import { instantiate, module, wasmDir } from './wasi.mjs';
+import { module, reactor, wasmDir } from './wasi.mjs';
 
 function depth(dir, guest, exportName) {
   let now = 0;
@@ -20,11 +20,10 @@ function depth(dir, guest, exportName) {
     }
   };
   let self;
-  const g = instantiate(module(dir, guest), (s) => {
+  const g = reactor(module(dir, guest), (s) => {
     self = s;
     return { test: { reenter: nested('recurse'), reenter_async: nested('recurse_async') } };
   });
-  g.wasi.initialize(g.instance);
   try {
     g.exports[exportName](1_000_000);
   } catch (e) {

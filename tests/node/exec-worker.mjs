@@ -1,10 +1,9 @@
 // Runs one export of the exec guest in a worker thread, so that the test can give up on a call
 // that spins forever (`worker.terminate()` stops a wasm loop; a timer on the main thread cannot).
 import { parentPort, workerData } from 'node:worker_threads';
-import { instantiate, module } from './wasi.mjs';
+import { module, reactor } from './wasi.mjs';
 
-const g = instantiate(module(workerData.dir, 'exec'));
-g.wasi.initialize(g.instance);
+const g = reactor(module(workerData.dir, 'exec'));
 const start = performance.now();
 const result = g.exports[workerData.export](...workerData.args);
 parentPort.postMessage({ result, ms: performance.now() - start });

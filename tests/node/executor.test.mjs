@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { instantiate, module, wasmDir } from './wasi.mjs';
+import { module, reactor, wasmDir } from './wasi.mjs';
 
 const guests = `${wasmDir}/wasm32-wasip1/release`;
 
@@ -36,16 +36,14 @@ test('a call that keeps yielding does not starve a timer', async () => {
 });
 
 test('a timer due between two calls runs before a yield resumes', async () => {
-  const g = instantiate(module(guests, 'exec'));
-  g.wasi.initialize(g.instance);
+  const g = reactor(module(guests, 'exec'));
   g.exports.arm_timer(5);
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(g.exports.yield_sees_timer(), 1);
 });
 
 test('each wake polls a call at most once; nothing stays queued', () => {
-  const g = instantiate(module(guests, 'exec'));
-  g.wasi.initialize(g.instance);
+  const g = reactor(module(guests, 'exec'));
   assert.equal(g.exports.futures_unordered(), 3);
   assert.equal(g.exports.polls_while_waiting(), 2);
   assert.equal(g.exports.keep_waker(), 1);
@@ -60,8 +58,7 @@ test('each wake polls a call at most once; nothing stays queued', () => {
 });
 
 test('task outputs of every size and alignment come back whole, and are dropped once', () => {
-  const g = instantiate(module(guests, 'exec'));
-  g.wasi.initialize(g.instance);
+  const g = reactor(module(guests, 'exec'));
   for (const seed of [0, 1, 200, 0x7fffffff]) {
     assert.equal(g.instance.exports.task_outputs(seed), 0, `seed ${seed}`);
   }

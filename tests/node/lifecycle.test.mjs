@@ -2,13 +2,12 @@
 // behind the runtime's, and hooks run once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { instantiate, module, wasmDir } from './wasi.mjs';
+import { module, reactor, wasmDir } from './wasi.mjs';
 
 const guests = `${wasmDir}/wasm32-wasip1/release`;
 
 test('a constructor\'s panic hook runs after the runtime\'s, an init hook\'s chains', () => {
-  const g = instantiate(module(guests, 'lifecycle'));
-  g.wasi.initialize(g.instance);
+  const g = reactor(module(guests, 'lifecycle'));
   assert.equal(g.exports.constructor_runs(), 1);
   assert.equal(g.exports.hook_runs(), 11111111111n);
   assert.throws(() => g.exports.boom(), WebAssembly.RuntimeError);

@@ -1,14 +1,12 @@
 // The reactor guests run unchanged under Node's node:wasi.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { instantiate, module, wasmDir } from './wasi.mjs';
+import { instantiate, module, reactor, wasmDir } from './wasi.mjs';
 
 const guests = `${wasmDir}/wasm32-wasip1/release`;
 
-function reactor(name, imports) {
-  const g = instantiate(module(guests, name), imports);
-  g.wasi.initialize(g.instance);
-  return g;
+function started(name, imports) {
+  return reactor(module(guests, name), imports);
 }
 
 function reentry(self) {
@@ -24,7 +22,7 @@ function reentry(self) {
 }
 
 test('values cross at their edges', () => {
-  const g = reactor('basic');
+  const g = started('basic');
   assert.equal(g.exports.add(2, 40), 42);
   assert.equal(g.exports.add(0x7fffffff, 1), -0x80000000);
   assert.equal(g.exports.id_i64(-(2n ** 63n)), -(2n ** 63n));
@@ -38,7 +36,7 @@ test('values cross at their edges', () => {
 });
 
 test('init hooks ran once, in order, even after a second initialize call', () => {
-  const g = reactor('basic');
+  const g = started('basic');
   g.exports._initialize();
   assert.equal(g.exports.init_order(), 123n);
   assert.equal(g.exports.init_runs(), 3);
@@ -53,7 +51,7 @@ test('a call before _initialize does not run', () => {
 });
 
 test('a panic traps and poisons the instance', () => {
-  const g = reactor('basic');
+  const g = started('basic');
   assert.throws(() => g.exports.boom(7), WebAssembly.RuntimeError);
   assert.match(g.stderr(), /^wasmexport: panic in export "boom": boom with code 7 at /);
   assert.throws(() => g.exports.add(1, 2), WebAssembly.RuntimeError);
@@ -61,7 +59,7 @@ test('a panic traps and poisons the instance', () => {
 });
 
 test('async exports, background tasks and suspension between calls', () => {
-  const g = reactor('exec', reentry);
+  const g = started('exec', reentry);
   assert.equal(g.exports.async_add(40, 2), 42);
   assert.equal(g.exports.spawn_and_await(21), 42);
   assert.equal(g.exports.start_bumper(), 0);
@@ -73,7 +71,7 @@ test('async exports, background tasks and suspension between calls', () => {
 });
 
 test('timers block in poll_oneoff until due, and sleepers overlap', () => {
-  const g = reactor('exec', reentry);
+  const g = started('exec', reentry);
   let start = performance.now();
   g.exports.sleep_ms(20);
   assert.ok(performance.now() - start >= 19.5, 'returned early');
@@ -85,14 +83,14 @@ test('timers block in poll_oneoff until due, and sleepers overlap', () => {
 });
 
 test('deadlock traps with the export name', () => {
-  const g = reactor('exec', reentry);
+  const g = started('exec', reentry);
   assert.equal(g.exports.wait_for_background(), 42);
   assert.throws(() => g.exports.wait_forever(), WebAssembly.RuntimeError);
   assert.match(g.stderr(), /^wasmexport: all tasks are asleep - deadlock! export "wait_forever" is waiting/);
 });
 
 test('re-entrant calls from JS imports, sync and async, 200 deep', () => {
-  const g = reactor('exec', reentry);
+  const g = started('exec', reentry);
   assert.equal(g.exports.recurse(200), 200);
   assert.equal(g.exports.recurse_async(200), 200);
   assert.equal(g.exports.outer(), 107);
@@ -128,21 +126,21 @@ function assertPoisoned(g) {
 }
 
 test('a host import that throws poisons the instance', () => {
-  const g = reactor('abort', aborter);
+  const g = started('abort', aborter);
   assert.equal(g.exports.add(1, 2), 3);
   assert.throws(() => g.exports.call_failing_plain(), /the host function failed/);
   assertPoisoned(g);
 });
 
 test('stack exhaustion poisons the instance', () => {
-  const g = reactor('abort', aborter);
+  const g = started('abort', aborter);
   assert.equal(g.exports.deep(100), 100);
   assert.throws(() => g.exports.deep(0xffffffff), RangeError);
   assertPoisoned(g);
 });
 
 test('re-entry through #[wasmimport] is allowed, through a plain import it poisons', () => {
-  const g = reactor('abort', aborter);
+  const g = started('abort', aborter);
   assert.equal(g.exports.recurse(50), 50);
   assert.throws(() => g.exports.recurse_plain(2), WebAssembly.RuntimeError);
   assert.match(g.stderr(), /export "recurse_plain" cannot run; create a new instance \(if this call came from inside a host import, declare that import with #\[wasmimport\]/);
@@ -150,14 +148,14 @@ test('re-entry through #[wasmimport] is allowed, through a plain import it poiso
 });
 
 test('a nested trap that JS catches stops the outer call', () => {
-  const g = reactor('abort', aborter);
+  const g = started('abort', aborter);
   assert.throws(() => g.exports.call_swallowing(), WebAssembly.RuntimeError);
   assert.match(g.stderr(), /^wasmexport: module poisoned: export "trap_now", called from inside a host import, did not return/);
   assertPoisoned(g);
 });
 
 test('a deadlock poisons the instance, and later calls say so', () => {
-  const g = reactor('abort', aborter);
+  const g = started('abort', aborter);
   assert.throws(() => g.exports.wait_forever(), WebAssembly.RuntimeError);
   assert.match(g.stderr(), /^wasmexport: all tasks are asleep - deadlock! export "wait_forever" is waiting/);
   assert.throws(() => g.exports.add(1, 2), WebAssembly.RuntimeError);
@@ -168,7 +166,7 @@ test('a deadlock poisons the instance, and later calls say so', () => {
 // runs out after about 64 levels, long before Node's stack, and leaves the stack pointer
 // below the start of memory.
 test('shadow stack exhaustion poisons the instance', () => {
-  const g = reactor('abort', aborter);
+  const g = started('abort', aborter);
   assert.equal(g.exports.recurse_fat(10), 10);
   assert.throws(() => g.exports.recurse_fat(1000000), /memory access out of bounds/);
   assertPoisoned(g);

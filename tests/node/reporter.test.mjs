@@ -2,13 +2,13 @@
 // `wasmexport:` line to its `test.report` import before the trap, on a poisoned instance too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { instantiate, module, wasmDir } from './wasi.mjs';
+import { module, reactor, wasmDir } from './wasi.mjs';
 
 const guests = `${wasmDir}/wasm32-wasip1/release`;
 
 function reporter() {
   const lines = [];
-  const g = instantiate(module(guests, 'reporter'), (self) => ({
+  const g = reactor(module(guests, 'reporter'), (self) => ({
     test: {
       report: (ptr, len) => {
         const bytes = new Uint8Array(self.exports.memory.buffer, ptr, len);
@@ -17,7 +17,6 @@ function reporter() {
       report_traps: () => { throw new Error("the host's report failed"); },
     },
   }));
-  g.wasi.initialize(g.instance);
   g.lines = () => lines.splice(0);
   return g;
 }

@@ -40,3 +40,10 @@ export function instantiate(mod, imports = () => ({})) {
   self.stderr = () => fs.readFileSync(errFile, 'utf8');
   return self;
 }
+
+/// `instantiate`, then `wasi.initialize`, as a host starts a reactor.
+export function reactor(mod, imports) {
+  const g = instantiate(mod, imports);
+  g.wasi.initialize(g.instance);
+  return g;
+}

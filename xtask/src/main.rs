@@ -48,7 +48,8 @@ fn main() -> ExitCode {
                     &mut wasm_cargo("build", "examples/extism/guest/Cargo.toml"),
                 )
             })
-            .and_then(|()| extism_test()),
+            .and_then(|()| find_node())
+            .and_then(|node| extism_test(&node)),
         ["wasm"] => ensure_wasm_target().and_then(|()| build_guests()),
         ["help" | "-h" | "--help"] => {
             println!("{USAGE}");
@@ -221,18 +222,18 @@ fn test() -> Result {
     let node = find_node()?;
     run(
         "node --test tests/node (the guests under node:wasi)",
-        Command::new(node)
+        Command::new(&node)
             .current_dir(root())
             .args(["--no-warnings", "--test", "tests/node/"])
             .env("WASMEXPORT_WASM_DIR", root().join("target/wasm")),
     )?;
-    extism_test()
+    extism_test(&node)
 }
 
 /// The Extism example (built by `build_guests`) in Extism's JS SDK, then in its Python SDK:
 /// installs `@extism/extism` from the lockfile in `examples/extism/host` (`npm ci`, into its
-/// `node_modules`) and runs `extism.test.mjs` with `node --test`.
-fn extism_test() -> Result {
+/// `node_modules`) and runs `extism.test.mjs` with `node --test`, `node` being the one found.
+fn extism_test(node: &str) -> Result {
     let host = root().join("examples/extism/host");
     let lock = std::fs::read_to_string(host.join("package-lock.json"))
         .map_err(|e| format!("reading examples/extism/host/package-lock.json: {e}"))?;
@@ -260,7 +261,7 @@ fn extism_test() -> Result {
     let plugin = root().join("target/wasm/wasm32-wasip1/release/extism_filter.wasm");
     run(
         "node --test examples/extism/host (the Extism example in @extism/extism)",
-        Command::new(find_node()?)
+        Command::new(node)
             .current_dir(&host)
             .args(["--no-warnings", "--test", "extism.test.mjs"])
             .env("EXTISM_FILTER_WASM", &plugin),

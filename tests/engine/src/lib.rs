@@ -253,7 +253,7 @@ pub fn reentry_imports(linker: &mut Linker<Host>) -> Result<()> {
 }
 
 /// Calls export `name` of the instance that called the host, one level deeper.
-fn call_back<P: WasmParams, R: WasmResults>(
+pub fn call_back<P: WasmParams, R: WasmResults>(
     caller: &mut Caller<'_, Host>,
     name: &str,
     params: P,
@@ -268,6 +268,11 @@ fn call_back<P: WasmParams, R: WasmResults>(
     let result = func.call(&mut *caller, params);
     caller.data_mut().depth -= 1;
     result
+}
+
+/// Runs `f` on a thread with a big native stack: wasmtime runs wasm on the caller's stack.
+pub fn on_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new().stack_size(512 << 20).spawn(f).unwrap().join().unwrap()
 }
 
 /// The export names of a module, in order.

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 use wasmexport_engine_tests::{
-    Guest, Host, debug_guest_path, engine_with, module, reentry_imports, trap_text,
+    Guest, Host, call_back, debug_guest_path, engine_with, module, on_big_stack, reentry_imports,
+    trap_text,
 };
 use wasmtime::{Caller, Engine, Linker, Module, Result, Trap, UpdateDeadline, bail};
 
@@ -25,13 +26,7 @@ fn imports(linker: &mut Linker<Host>) -> Result<()> {
         Ok(0)
     })?;
     linker.func_wrap("test", "reenter_fat", |mut caller: Caller<'_, Host>, n: i32| {
-        let f = caller.get_export("recurse_fat").and_then(|e| e.into_func()).unwrap();
-        let host = caller.data_mut();
-        host.depth += 1;
-        host.max_depth = host.max_depth.max(host.depth);
-        let result = f.typed::<i32, i32>(&caller)?.call(&mut caller, n);
-        caller.data_mut().depth -= 1;
-        result
+        call_back::<i32, i32>(&mut caller, "recurse_fat", n)
     })?;
     reentry_imports(linker)
 }
@@ -239,11 +234,6 @@ fn shadow_stack_exhaustion_poisons_the_instance() {
     // polled): 1 MiB / 16 KiB = 64 levels at most.
     assert!((48..=64).contains(&depth), "the shadow stack ran out at depth {depth}");
     assert_poisoned(&mut g);
-}
-
-/// Runs `f` on a thread with a big native stack: wasmtime runs wasm on the caller's stack.
-fn on_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::Builder::new().stack_size(512 << 20).spawn(f).unwrap().join().unwrap()
 }
 
 /// Plain async re-entry, with an engine stack big enough that the shadow stack (1 MiB, rustc's

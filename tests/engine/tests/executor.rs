@@ -1,7 +1,9 @@
 //! The executor's guarantees on wasmtime with the `exec` guest.
 
 use std::time::{Duration, Instant};
-use wasmexport_engine_tests::{Guest, engine_with, guest_path, module, reentry_imports};
+use wasmexport_engine_tests::{
+    Guest, engine_with, guest_path, module, on_big_stack, reentry_imports,
+};
 use wasmtime::{Engine, Module};
 
 fn exec() -> Guest {
@@ -105,11 +107,6 @@ fn max_depth(engine: &Engine, guest: &str) -> u32 {
     let err = g.call::<i32, i32>("recurse", 1_000_000).unwrap_err();
     assert!(is_trap(&err), "{guest}: {err:?}");
     g.store.data().max_depth
-}
-
-/// Runs `f` on a thread with a big native stack: wasmtime runs wasm on the caller's stack.
-fn on_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::Builder::new().stack_size(512 << 20).spawn(f).unwrap().join().unwrap()
 }
 
 #[test]
