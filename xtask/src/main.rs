@@ -14,7 +14,7 @@ commands:
   test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests (wasmtime, wasmi,
           Node), docs, the packaged crates, the declared minimum Rust version
   bench   wasmexport vs hand-written floors and Go's go:wasmexport, on wasmtime and on V8
-          (Node): a Markdown table (--readme: also put it into README.md between the markers)
+          (Node): a Markdown table (--readme: also put it into bench/README.md between the markers)
   extism  build examples/extism and run its tests in Extism's JS and Python SDKs (part of test)
   fuzz    the macro fuzz targets and the executor's model-based test, long:
           WASMEXPORT_FUZZ_CASES cases each (default 200,000)
@@ -152,6 +152,12 @@ fn demo() -> Result {
     let manifest = "examples/plugin/guest/Cargo.toml";
     run("build the plugin for wasm32-wasip1", &mut wasm_cargo("build", manifest))?;
     let plugin = root().join("target/wasm/wasm32-wasip1/release/plugin.wasm");
+    // Built in a step of its own, with cargo's progress shown: on a fresh machine this compiles
+    // wasmtime, minutes during which a quiet `cargo run` would print nothing.
+    run(
+        "building the wasmtime host (compiles wasmtime: several minutes on a fresh machine)",
+        cargo().args(["build", "--release", "-p", "plugin-host"]),
+    )?;
     run(
         "run the plugin in the wasmtime host",
         cargo().args(["run", "--quiet", "--release", "-p", "plugin-host", "--"]).arg(plugin),
@@ -417,15 +423,18 @@ fn bench(readme: bool) -> Result {
     if readme {
         let report = std::fs::read_to_string(root().join("target/bench/report.md"))
             .map_err(|e| format!("reading target/bench/report.md: {e}"))?;
-        let path = root().join("README.md");
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("reading README.md: {e}"))?;
+        let path = root().join("bench/README.md");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("reading bench/README.md: {e}"))?;
         let (start, end) = ("<!-- bench:start -->\n", "<!-- bench:end -->");
         let (Some(a), Some(b)) = (text.find(start), text.find(end)) else {
-            return Err("README.md has no <!-- bench:start --> / <!-- bench:end --> markers".into());
+            return Err(
+                "bench/README.md has no <!-- bench:start --> / <!-- bench:end --> markers".into()
+            );
         };
         let updated = format!("{}{start}{}\n\n{}", &text[..a], report.trim_end(), &text[b..]);
-        std::fs::write(&path, updated).map_err(|e| format!("writing README.md: {e}"))?;
-        println!("xtask: README.md's benchmark table updated");
+        std::fs::write(&path, updated).map_err(|e| format!("writing bench/README.md: {e}"))?;
+        println!("xtask: bench/README.md's benchmark table updated");
     }
     Ok(())
 }
