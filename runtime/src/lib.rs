@@ -130,6 +130,23 @@ pub mod time;
 mod trap;
 mod wait;
 
+// The contract in prose, as documentation-only modules (they hold no items): docs.rs shows them
+// beside the API. Their text is in runtime/docs/.
+#[doc = include_str!("../docs/contract.md")]
+pub mod _contract {}
+#[doc = include_str!("../docs/reactors-and-commands.md")]
+pub mod _reactors_and_commands {}
+#[doc = include_str!("../docs/executor.md")]
+pub mod _executor {}
+#[doc = include_str!("../docs/host-imports.md")]
+pub mod _host_imports {}
+#[doc = include_str!("../docs/names.md")]
+pub mod _names {}
+#[doc = include_str!("../docs/trap-lines.md")]
+pub mod _trap_lines {}
+#[doc = include_str!("../docs/notes.md")]
+pub mod _notes {}
+
 pub use task::{JoinHandle, YieldNow};
 
 /// Exports a free function from the wasm module.
@@ -212,7 +229,8 @@ pub use wasmexport_macros::wasmexport;
 /// crate's after those of every crate it depends on (Go's package order), and within a crate
 /// ordered by the path of the source file (`file!()`), then by line. They may [`spawn`] tasks,
 /// which start running at the first export call that waits. A panic or trap in one leaves the
-/// instance unusable: every later call traps (see the README's "Reactors and commands").
+/// instance unusable: every later call traps (see
+/// [what initialization runs](crate::_reactors_and_commands)).
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
@@ -267,8 +285,7 @@ pub use wasmexport_macros::main;
 /// Imports declared in a plain `extern "C"` block work too, but an export the host calls from
 /// inside one of them cannot be told apart from a call made after a trap left an earlier call
 /// half-done, so it traps (`module poisoned`). A trap raised by a `#[wasmimport]` host function
-/// itself is the one case the module cannot detect: see the README's "Host imports and aborted
-/// calls".
+/// itself is the one case the module cannot detect: see [host imports](crate::_host_imports).
 ///
 /// ```
 /// use wasmexport::wasmimport;

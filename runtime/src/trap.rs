@@ -181,7 +181,7 @@ static mut WRITTEN: usize = 0;
 /// that holds the top of the linear-memory stack rustc gives every frame that needs memory:
 /// after the stack ran out it points below the start of memory, and any frame faults. So this
 /// uses none: no formatting, the iovecs and the count in statics, every local a wasm local
-/// (which a release build keeps out of memory; a debug build spills them, see the README).
+/// (which a release build keeps out of memory; a debug build spills them: see `_host_imports`).
 #[cold]
 #[inline(never)]
 pub(crate) fn trap_static(
