@@ -1,0 +1,152 @@
+//! What the module keeps between callbacks: the registered filter type, the root contexts (one
+//! per plugin configuration) with their filter and tick period, the streams (one per request),
+//! and which context the host applies calls to.
+
+use crate::request::Stream;
+use crate::{Error, Request, abi};
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// The registered filter type, as two monomorphized fns.
+#[derive(Clone, Copy)]
+pub(crate) struct Plugin {
+    /// [`crate::Filter::configure`], boxed.
+    pub(crate) configure: fn(&[u8]) -> Result<Rc<dyn Any>, String>,
+    /// Spawns the handler's task for a request, given the configured filter.
+    pub(crate) start: fn(&Rc<dyn Any>, Request),
+}
+
+/// A root context: a plugin configuration on this worker.
+struct Root {
+    filter: Option<Rc<dyn Any>>,
+    /// The tick period last set for it, 0 when off.
+    tick_ms: u32,
+}
+
+thread_local! {
+    static PLUGIN: Cell<Option<Plugin>> = const { Cell::new(None) };
+    static ROOTS: RefCell<HashMap<u32, Root>> = RefCell::new(HashMap::new());
+    static STREAMS: RefCell<HashMap<u32, Rc<Stream>>> = RefCell::new(HashMap::new());
+    /// The context host calls apply to right now: the one the host called us for, until
+    /// [`enter`] makes another one effective.
+    static EFFECTIVE: Cell<u32> = const { Cell::new(0) };
+}
+
+pub(crate) fn register(plugin: Plugin) {
+    PLUGIN.set(Some(plugin));
+}
+
+pub(crate) fn new_root(id: u32) {
+    ROOTS.with_borrow_mut(|r| r.insert(id, Root { filter: None, tick_ms: 0 }));
+}
+
+/// Configures root `id` from `config`; false (and a log line) when the filter refuses it or
+/// none is registered.
+pub(crate) fn configure(id: u32, config: &[u8]) -> bool {
+    let Some(plugin) = PLUGIN.get() else {
+        abi::log(4, "wasmexport-proxy: no filter registered (call register in an init fn)");
+        return false;
+    };
+    match (plugin.configure)(config) {
+        Ok(filter) => {
+            ROOTS.with_borrow_mut(|r| {
+                r.entry(id).or_insert(Root { filter: None, tick_ms: 0 }).filter = Some(filter)
+            });
+            true
+        }
+        Err(e) => {
+            abi::log(4, &format!("wasmexport-proxy: configuration refused: {e}"));
+            false
+        }
+    }
+}
+
+pub(crate) fn new_stream(id: u32, root: u32) {
+    STREAMS.with_borrow_mut(|s| s.insert(id, Rc::new(Stream::new(id, root))));
+}
+
+pub(crate) fn stream(id: u32) -> Option<Rc<Stream>> {
+    STREAMS.with_borrow(|s| s.get(&id).cloned())
+}
+
+/// Forgets context `id`; the stream it was, if it was one.
+pub(crate) fn remove(id: u32) -> Option<Rc<Stream>> {
+    let stream = STREAMS.with_borrow_mut(|s| s.remove(&id));
+    if stream.is_none() {
+        ROOTS.with_borrow_mut(|r| r.remove(&id));
+    }
+    stream
+}
+
+/// The root context of context `id` (itself if it is one).
+pub(crate) fn root_of(id: u32) -> u32 {
+    STREAMS.with_borrow(|s| s.get(&id).map_or(id, |s| s.root))
+}
+
+/// Starts the handler of `request` if its root has a configured filter; false if not.
+pub(crate) fn start(root: u32, request: Request) -> bool {
+    let Some(plugin) = PLUGIN.get() else { return false };
+    let Some(filter) = ROOTS.with_borrow(|r| r.get(&root).and_then(|r| r.filter.clone())) else {
+        return false;
+    };
+    (plugin.start)(&filter, request);
+    true
+}
+
+/// Makes context `id` the one host calls apply to, unless it already is.
+pub(crate) fn enter(id: u32) -> Result<(), Error> {
+    if EFFECTIVE.get() != id {
+        abi::set_effective_context(id)?;
+        EFFECTIVE.set(id);
+    }
+    Ok(())
+}
+
+/// The host called the module for `context`: host calls apply to it until [`enter`] says
+/// otherwise, and to the caller's context again once this callback returns (as the host does
+/// when one callback comes inside another's host call).
+pub(crate) struct Callback {
+    outer: u32,
+}
+
+impl Callback {
+    pub(crate) fn new(context: u32) -> Self {
+        Callback { outer: EFFECTIVE.replace(context) }
+    }
+}
+
+impl Drop for Callback {
+    fn drop(&mut self) {
+        EFFECTIVE.set(self.outer);
+    }
+}
+
+/// Runs every ready task and due timer ([`wasmexport::drive`]), then sets root `root`'s tick
+/// period so that the next tick comes at the next deadline (or turns ticks off).
+///
+/// Envoy restarts a root's tick timer whenever its period is set, so it is set only when it
+/// changes: a tick already due at or before the new deadline is kept.
+pub(crate) fn run(root: u32) {
+    let next = wasmexport::drive();
+    let ms = next.map_or(0, tick_ms);
+    let changed = ROOTS.with_borrow_mut(|r| match r.get_mut(&root) {
+        Some(r) if r.tick_ms != ms => {
+            r.tick_ms = ms;
+            true
+        }
+        _ => false,
+    });
+    // The period applies to the effective context's root: make it `root` again if a task made
+    // one of its requests effective (or one of another root's).
+    if changed && enter(root).is_ok() {
+        abi::set_tick_period(ms);
+    }
+}
+
+/// A tick period that comes no earlier than `until` (at least 1 ms).
+fn tick_ms(until: Duration) -> u32 {
+    until.as_micros().div_ceil(1000).clamp(1, u128::from(u32::MAX)) as u32
+}
