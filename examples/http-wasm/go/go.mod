@@ -1,0 +1,3 @@
+module keygate
+
+go 1.24
