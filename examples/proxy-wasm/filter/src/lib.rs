@@ -13,6 +13,7 @@
 //!   `x-id` copied to `x-seen-id` (each task reads its own request's headers);
 //! * `/body`: reads the whole request body: `forbidden` gets a 403 reply, any other goes on;
 //! * `/memory`: replies with the module's linear memory size in 64 KiB pages;
+//! * `/tasks`: replies with the number of live tasks (`wasmexport::task_count`);
 //! * `/panic`: the handler panics.
 
 use std::cell::{Cell, RefCell};
@@ -86,6 +87,10 @@ impl Filter for Auth {
                 let headers = [("x-wasm-memory-pages", pages.as_str())];
                 request.send_response(200, &headers, pages.as_bytes())
             }
+            "tasks" => {
+                let tasks = wasmexport::task_count().to_string();
+                request.send_response(200, &[], tasks.as_bytes())
+            }
             "panic" => panic!("the /panic route panics"),
             _ => self.authorize(&request).await,
         }
@@ -150,7 +155,7 @@ impl Auth {
 thread_local! {
     /// How many requests wait at the gate, how many times it has opened, and the waiting tasks.
     static GATE: (Cell<usize>, Cell<u64>, RefCell<Vec<Waker>>) =
-        (Cell::new(0), Cell::new(0), RefCell::new(Vec::new()));
+        const { (Cell::new(0), Cell::new(0), RefCell::new(Vec::new())) };
 }
 
 /// Waits until `n` requests wait here (counting this one), then lets the group go.

@@ -10,18 +10,21 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
+/// A configured filter, of the registered type.
+pub(crate) type AnyFilter = Rc<dyn Any>;
+
 /// The registered filter type, as two monomorphized fns.
 #[derive(Clone, Copy)]
 pub(crate) struct Plugin {
     /// [`crate::Filter::configure`], boxed.
-    pub(crate) configure: fn(&[u8]) -> Result<Rc<dyn Any>, String>,
+    pub(crate) configure: fn(&[u8]) -> Result<AnyFilter, String>,
     /// Spawns the handler's task for a request, given the configured filter.
-    pub(crate) start: fn(&Rc<dyn Any>, Request),
+    pub(crate) start: fn(&AnyFilter, Request),
 }
 
 /// A root context: a plugin configuration on this worker.
 struct Root {
-    filter: Option<Rc<dyn Any>>,
+    filter: Option<AnyFilter>,
     /// The tick period last set for it, 0 when off.
     tick_ms: u32,
 }
