@@ -123,3 +123,18 @@ test("Traefik's monotonic clock is fake: it moves exactly 1 ms per reading", asy
   const r = await get('/kg/clock', { 'x-api-key': 'k-alice' });
   assert.equal(r.headers.get('x-wasm-clock-step'), '1000000');
 });
+
+test('wasmexport::time::sleep in Traefik: 100 ms on the fake clock, less in real time', async () => {
+  // /sleep/ runs the clock probe: an async handle_request that sleeps 100 ms. poll_oneoff
+  // returns at once there and every reading moves the clock 1 ms, so the executor's wait
+  // reads it until the deadline has passed: the sleep ends on the first reading at or after
+  // 100 ms, whatever the real time.
+  for (let i = 0; i < 3; i += 1) {
+    const r = await get('/sleep/', {});
+    assert.equal(r.status, 200);
+    const monotonic = Number(r.headers.get('x-probe-monotonic-us'));
+    const wall = Number(r.headers.get('x-probe-wall-us'));
+    console.log(`# sleep(100 ms): ${monotonic / 1000} ms on the monotonic clock, ${wall / 1000} ms of wall time`);
+    assert.ok(monotonic >= 100_000 && monotonic <= 105_000, `monotonic ${monotonic} µs`);
+  }
+});
