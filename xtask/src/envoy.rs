@@ -34,7 +34,7 @@ pub fn test() -> Result {
             .args(["--target-dir", "target/envoy", "--", "-D", "warnings"]),
     )?;
     run(
-        "cargo test -p wasmexport-proxy (the header-map encoding, on the host)",
+        "cargo test -p wasmexport-proxy (its unit and doc tests, on the host)",
         cargo()
             .args(["test", "--manifest-path", MANIFEST, "-p", "wasmexport-proxy"])
             .args(["--target-dir", "target/envoy"]),

@@ -108,7 +108,7 @@ try {
         const r = wrk(`http://127.0.0.1:${v.envoy.ports[p.listener]}${p.path}`, SECONDS, p.headers);
         r.cpuUs = ((cpuSeconds(v.envoy.pid) - cpu) / r.requests) * 1e6;
         v.runs[p.name].push(r);
-        console.error(`bench: round ${round}/${ROUNDS} ${p.name} ${v.name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99} us`);
+        console.error(`bench: round ${round}/${ROUNDS} ${p.name} ${v.name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99.toFixed(0)} us`);
       }
     }
   }

@@ -6,7 +6,7 @@
 //! request's headers, and answer in place of the upstream ([`Request::send_response`]). When the
 //! handler returns `Ok(())` without having answered, the request goes on upstream.
 //!
-//! ```ignore
+//! ```
 //! use std::rc::Rc;
 //! use wasmexport_proxy::{Error, Filter, Request};
 //!
@@ -27,6 +27,7 @@
 //! fn init() {
 //!     wasmexport_proxy::register::<Hello>();
 //! }
+//! # fn main() {}
 //! ```
 //!
 //! # How it runs in Envoy

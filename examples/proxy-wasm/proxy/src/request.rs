@@ -149,7 +149,7 @@ async fn run(stream: Rc<Stream>, handler: impl Future<Output = Result<(), Error>
     stream.finished.set(true);
     stream.task_waker.take();
     match outcome {
-        None => return,
+        None | Some(Err(Error::Gone)) => return,
         Some(Ok(())) => {}
         Some(Err(e)) => {
             abi::log(4, &format!("wasmexport-proxy: request handler failed: {e}"));
