@@ -143,7 +143,8 @@ export async function startEnvoy({ listeners, clusters = [], concurrency = 1, lo
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
 /**
- * One HTTP request; resolves with status, headers, body (text) and the time it took. With
+ * One HTTP request; resolves with status, headers, body (text) and the time it took. A `body`
+ * that is an array is sent in chunks, 30 ms apart (chunked transfer encoding). With
  * `abortAfterMs`, the client closes the connection after that long (the promise rejects);
  * without, after 20 s, so that a request the filter never answers fails its test.
  */
@@ -167,7 +168,13 @@ export function request(url, { method = 'GET', headers = {}, body, keepAlive = t
     const timer = setTimeout(() => req.destroy(new Error(`no answer after ${limit} ms: ${method} ${url}`)), limit);
     timer.unref();
     req.on('close', () => clearTimeout(timer));
-    req.end(body);
+    if (!Array.isArray(body)) {
+      req.end(body);
+      return;
+    }
+    const chunks = [...body];
+    const next = () => (chunks.length > 1 ? req.write(chunks.shift(), () => setTimeout(next, 30)) : req.end(chunks.shift()));
+    next();
   });
 }
 

@@ -122,6 +122,12 @@ test('the body: awaited by the handler, refused with a 403 or let through intact
   assert.equal(refused.status, 403);
   assert.equal(refused.body, 'body refused\n');
   assert.equal(upstream.requests, seen);
+  // In chunks: Envoy buffers them until the last, and the handler gets the whole body.
+  const chunked = await request(url('main', '/body'), { method: 'POST', body: ['hello ', 'in ', 'chunks'] });
+  assert.equal(echoed(chunked).body, 'hello in chunks');
+  const split = await request(url('main', '/body'), { method: 'POST', body: ['forb', 'idd', 'en'] });
+  assert.equal(split.status, 403);
+  assert.equal(upstream.requests, seen + 1);
 });
 
 test('200 overlapping requests, each answered by its own task', async () => {
