@@ -85,7 +85,7 @@ test("the plugin config reaches the guest: /cfg/'s header, key, burst and no deb
   assert.equal(r.headers.get('x-wasm-instance'), null, 'debug is off on this route');
 });
 
-test('many concurrent requests are served by several pooled instances', async () => {
+test('many concurrent requests: every one answered right, by several pooled instances', async () => {
   const responses = await many(2000, 64, '/load/c', { 'x-api-key': 'k-dave' });
   const instances = new Set();
   for (const r of responses) {
