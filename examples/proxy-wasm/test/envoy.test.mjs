@@ -58,10 +58,11 @@ test('pass-through: /public goes upstream untouched', async () => {
 
 test('an awaited callout that allows: x-auth-user goes upstream, the verdict is cached', async () => {
   const calls = auth.requests;
-  const headers = { authorization: 'Bearer alice:ok' };
+  const headers = { authorization: 'Bearer alice:ok', 'x-auth-user': 'spoofed' };
   const first = await request(url('main', '/api/1'), { headers });
   assert.equal(first.status, 200, first.body);
-  assert.equal(echoed(first).headers['x-auth-user'], 'alice');
+  assert.equal(echoed(first).headers['x-auth-user'], 'alice', 'set, replacing the client\'s');
+  assert.equal(echoed(first).headers.authorization, undefined, 'removed');
   assert.equal(auth.requests, calls + 1, 'one callout');
   const second = await request(url('main', '/api/2'), { headers });
   assert.equal(echoed(second).headers['x-auth-user'], 'alice');
@@ -93,7 +94,7 @@ test('a local reply from the filter', async () => {
 });
 
 test('a timer: /sleep continues the paused request after its duration, blocking nothing', async () => {
-  const slow = request(url('main', '/sleep/400'), { keepAlive: false });
+  const slow = request(url('main', '/sleep/400'), { keepAlive: false, headers: { 'x-slept-ms': 'client' } });
   await new Promise((r) => setTimeout(r, 100));
   // Envoy's one worker serves this while the other request sleeps: a wait in poll_oneoff
   // would hold the worker, and this answer would come after the slow one.
@@ -109,7 +110,7 @@ test('a timer: /sleep continues the paused request after its duration, blocking 
   assert.equal((await fast).status, 200);
   assert.deepEqual(order, ['fast', 'slow']);
   assert.equal(slept.status, 200);
-  assert.equal(echoed(slept).headers['x-slept-ms'], '400');
+  assert.equal(echoed(slept).headers['x-slept-ms'], 'client, 400', 'added to the client\'s');
   assert.ok(slept.ms >= 400, `answered after ${slept.ms} ms`);
 });
 

@@ -3,12 +3,13 @@
 //! * `/public/...` goes upstream untouched.
 //! * Any other path needs an `authorization` header. Its verdict comes from the cache, or from
 //!   an awaited callout to the `auth` cluster (`GET /check` with the same header): 200 allows,
-//!   and its `x-user` header becomes the request's `x-auth-user`; anything else is a 403 reply.
+//!   and its `x-user` header becomes the request's `x-auth-user` (the token does not go
+//!   upstream); anything else is a 403 reply.
 //!   Verdicts are cached for `ttl_ms` (the plugin configuration, `ttl_ms=0` turns it off).
 //!
 //! Routes the Envoy tests use, each before the auth check:
 //! * `/local`: a reply from the filter;
-//! * `/sleep/<ms>`: sleeps, then goes upstream with `x-slept-ms`;
+//! * `/sleep/<ms>`: sleeps, then goes upstream with `x-slept-ms` added;
 //! * `/gate/<n>`: waits until `n` requests wait at the gate, then goes upstream with its own
 //!   `x-id` copied to `x-seen-id` (each task reads its own request's headers);
 //! * `/body`: reads the whole request body: `forbidden` gets a 403 reply, any other goes on;
@@ -71,7 +72,7 @@ impl Filter for Auth {
             "sleep" => {
                 let ms = parts.next().and_then(|ms| ms.parse().ok()).unwrap_or(0);
                 sleep(Duration::from_millis(ms)).await;
-                request.set_header("x-slept-ms", &ms.to_string())
+                request.add_header("x-slept-ms", &ms.to_string())
             }
             "gate" => {
                 gate(parts.next().and_then(|n| n.parse().ok()).unwrap_or(1)).await;
@@ -126,7 +127,11 @@ impl Auth {
         };
         self.remember(token, &verdict);
         match verdict {
-            Verdict::Allow(user) => request.set_header("x-auth-user", &user),
+            Verdict::Allow(user) => {
+                // Replaces any x-auth-user the client sent; the token stays here.
+                request.set_header("x-auth-user", &user)?;
+                request.remove_header("authorization")
+            }
             Verdict::Deny => request.send_response(403, &[], b"denied\n"),
         }
     }

@@ -92,10 +92,10 @@ impl RootContext for Root {
         };
         for (_, context_id, ms) in due {
             if hostcalls::set_effective_context(context_id).is_ok() {
-                let _ = hostcalls::set_map_value(
+                let _ = hostcalls::add_map_value(
                     proxy_wasm::types::MapType::HttpRequestHeaders,
                     "x-slept-ms",
-                    Some(&ms.to_string()),
+                    &ms.to_string(),
                 );
                 let _ = hostcalls::resume_http_request();
             }
@@ -226,6 +226,7 @@ impl Request {
         match verdict {
             Verdict::Allow(user) => {
                 self.set_http_request_header("x-auth-user", Some(&user));
+                self.remove_http_request_header("authorization");
                 Action::Continue
             }
             Verdict::Deny => {
