@@ -74,6 +74,8 @@ pub fn test() -> Result {
             plugins: kg(r#"{keys: ["dave:k-dave"], burst: 1000000000, perSecond: 0, debug: true}"#),
         },
         Route { prefix: "/sleep/", plugins: vec![("probe", "{sleepMs: 100}".into())] },
+        // A config the guest refuses: its init hook panics, and Traefik drops the route.
+        Route { prefix: "/bad/", plugins: kg(r#"{keys: ["carol"]}"#) },
         // The same options as /load/, but a middleware (and so an instance pool) of its own.
         Route {
             prefix: "/mem/",
@@ -89,7 +91,8 @@ pub fn test() -> Result {
         Command::new(node)
             .current_dir(root())
             .args(["--no-warnings", "--test", "examples/http-wasm/test/"])
-            .env("KEYGATE_URL", format!("http://127.0.0.1:{}", proxy.port)),
+            .env("KEYGATE_URL", format!("http://127.0.0.1:{}", proxy.port))
+            .env("KEYGATE_TRAEFIK_LOG", dir.join("traefik.log")),
     );
     if result.is_err() {
         proxy.print_log();

@@ -138,3 +138,25 @@ test('wasmexport::time::sleep in Traefik: 100 ms on the fake clock, less in real
     assert.ok(monotonic >= 100_000 && monotonic <= 105_000, `monotonic ${monotonic} µs`);
   }
 });
+
+// Traefik's log, where the guests' trap reporters send wasmexport's line before a trap.
+async function traefikLog() {
+  const { readFile } = await import('node:fs/promises');
+  return readFile(process.env.KEYGATE_TRAEFIK_LOG, 'utf8');
+}
+
+test("a config the guest refuses fails the middleware at load: its route is gone, the reason in Traefik's log", async () => {
+  const r = await get('/bad/', { 'x-api-key': 'carol' });
+  assert.equal(r.status, 404, 'Traefik drops a router whose middleware cannot be built');
+  const log = await traefikLog();
+  const line = 'wasmexport: panic in export "_initialize": keygate config: a key is not "client:key": String("carol")';
+  assert.ok(log.includes(line), `Traefik's log lacks: ${line}`);
+});
+
+test('a panic in handle_request: 500 with the trap in the body, the panic in the log', async () => {
+  const r = await get('/sleep/', { 'x-probe-panic': '1' });
+  assert.equal(r.status, 500);
+  assert.match(r.body, /^wasm error: unreachable\n/, 'Traefik writes the trap, stack and all');
+  const log = await traefikLog();
+  assert.match(log, /wasmexport: panic in export "handle_request": the probe was asked to panic at probe\/src\/lib\.rs/);
+});
