@@ -42,6 +42,8 @@ before(async () => {
 });
 
 after(async () => {
+  // ENVOY_LOG=1 shows Envoy's Wasm log lines (the module's stderr among them).
+  if (process.env.ENVOY_LOG) console.log(envoy?.log().split('\n').filter((l) => /\[wasm\]/.test(l)).join('\n'));
   await envoy?.stop();
   await upstream?.stop();
   await auth?.stop();
@@ -112,6 +114,16 @@ test('a timer: /sleep continues the paused request after its duration, blocking 
   assert.equal(slept.status, 200);
   assert.equal(echoed(slept).headers['x-slept-ms'], 'client, 400', 'added to the client\'s');
   assert.ok(slept.ms >= 400, `answered after ${slept.ms} ms`);
+});
+
+test("Envoy's poll_oneoff returns at once, with no event, for a 1 s clock wait", async () => {
+  // Why nothing in the library waits, and timers fire from ticks. (std::thread::sleep then
+  // returns at once or panics, as wasi-libc reads an event that was never written.)
+  const r = await request(url('main', '/poll-oneoff'));
+  assert.equal(r.status, 200);
+  const got = Object.fromEntries(r.body.split(' ').map((kv) => kv.split('=')));
+  assert.deepEqual([got.errno, got.events, got.event_written], ['0', '0', 'false'], r.body);
+  assert.ok(Number(got.us) < 1_000_000, `waited ${got.us} us`);
 });
 
 test('the body: awaited by the handler, refused with a 403 or let through intact', async () => {

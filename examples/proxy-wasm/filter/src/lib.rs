@@ -15,6 +15,7 @@
 //! * `/body`: reads the whole request body: `forbidden` gets a 403 reply, any other goes on;
 //! * `/memory`: replies with the module's linear memory size in 64 KiB pages;
 //! * `/tasks`: replies with the number of live tasks (`wasmexport::task_count`);
+//! * `/poll-oneoff`: waits 1 s in WASI's `poll_oneoff` and replies with what it returned;
 //! * `/panic`: the handler panics.
 
 use std::cell::{Cell, RefCell};
@@ -91,6 +92,10 @@ impl Filter for Auth {
             "tasks" => {
                 let tasks = wasmexport::task_count().to_string();
                 request.send_response(200, &[], tasks.as_bytes())
+            }
+            "poll-oneoff" => {
+                let answer = wait_in_poll_oneoff(Duration::from_secs(1));
+                request.send_response(200, &[], answer.as_bytes())
             }
             "panic" => panic!("the /panic route panics"),
             _ => self.authorize(&request).await,
@@ -186,6 +191,27 @@ async fn gate(n: usize) {
         })
     })
     .await
+}
+
+#[wasmexport::wasmimport(module = "wasi_snapshot_preview1", name = "poll_oneoff")]
+fn poll_oneoff(subscriptions: *const u8, events: *mut u8, count: u32, events_out: *mut u32) -> u32;
+
+/// Asks WASI's `poll_oneoff` to wait `timeout` on the monotonic clock; says what it returned
+/// (`errno=E events=N event_written=B us=T`), the event buffer checked for any write.
+fn wait_in_poll_oneoff(timeout: Duration) -> String {
+    // A subscription: userdata (u64), tag 0 (clock) at 8, clock id 1 (monotonic) at 16, the
+    // relative timeout in ns (u64) at 24, precision at 32, flags 0 at 40; 48 bytes.
+    let mut subscription = [0u8; 48];
+    subscription[16] = 1;
+    subscription[24..32].copy_from_slice(&(timeout.as_nanos() as u64).to_le_bytes());
+    let mut event = [0xA5u8; 32];
+    let mut events = u32::MAX;
+    let start = Instant::now();
+    // SAFETY: the pointers are to a subscription, an event and a count that outlive the call.
+    let errno = unsafe { poll_oneoff(subscription.as_ptr(), event.as_mut_ptr(), 1, &mut events) };
+    let us = start.elapsed().as_micros();
+    let written = event.iter().any(|&b| b != 0xA5);
+    format!("errno={errno} events={events} event_written={written} us={us}")
 }
 
 /// The module's linear memory, in 64 KiB pages.
