@@ -68,6 +68,12 @@ struct Executor {
     /// task's allocation; `run` clears the mark as the poll ends, also by unwinding, before
     /// any user code can run.
     running: Cell<*const Origin>,
+    /// Tasks woken while they ran, during a drive: they run again after it (the next drive or
+    /// waiting call), so that a task that keeps yielding cannot keep a drive from returning.
+    /// Linked like the ready queue, each holding a reference; not counted in `queued` until
+    /// they are put back on the ready queue.
+    deferred_head: Cell<*const Header>,
+    deferred_tail: Cell<*const Header>,
 }
 
 per_thread! {
@@ -81,6 +87,8 @@ per_thread! {
         last_id: Cell::new(0),
         tasks: Cell::new(0),
         running: Cell::new(std::ptr::null()),
+        deferred_head: Cell::new(ptr::null()),
+        deferred_tail: Cell::new(ptr::null()),
     };
 }
 
@@ -102,6 +110,40 @@ pub(crate) fn push_ready(h: NonNull<Header>) {
         e.tail.set(h);
         e.queued.set(e.queued.get() + 1);
     });
+}
+
+/// Queues a task that was woken while it ran (it yielded), with a reference to it: on the
+/// ready queue, or, while a drive is the innermost loop, on the list it puts back as it ends.
+#[inline]
+pub(crate) fn push_yielded(h: NonNull<Header>) {
+    let deferred = EXECUTOR.try_with(|e| {
+        // SAFETY: the calls linked from `innermost` are on the stack.
+        if !unsafe { e.innermost.get().as_ref() }.is_some_and(|c| c.drive) {
+            return false;
+        }
+        let h = h.as_ptr().cast_const();
+        match NonNull::new(e.deferred_tail.get().cast_mut()) {
+            // SAFETY: a deferred task is alive (the list holds a reference).
+            Some(tail) => unsafe { tail.as_ref() }.next.set(h),
+            None => e.deferred_head.set(h),
+        }
+        e.deferred_tail.set(h);
+        true
+    });
+    if deferred != Ok(true) {
+        push_ready(h);
+    }
+}
+
+/// Puts the tasks a drive deferred back on the ready queue, behind the tasks there.
+fn put_back_deferred(e: &Executor) {
+    let mut h = e.deferred_head.replace(ptr::null());
+    e.deferred_tail.set(ptr::null());
+    // SAFETY: each deferred task is alive (the list holds a reference, now the queue's).
+    while let Some(task) = NonNull::new(h.cast_mut()) {
+        h = unsafe { task.as_ref() }.next.replace(ptr::null());
+        push_ready(task);
+    }
 }
 
 /// Takes the first task off the ready queue, with the queue's reference to it.
@@ -300,6 +342,8 @@ struct OnStack {
     ticket: Cell<u64>,
     /// The call this one interrupted, or null.
     outer: *const OnStack,
+    /// A drive rather than a call: tasks that yield are deferred until it ends.
+    drive: bool,
     /// The task that was running when the call was entered (a task that called the host, which
     /// called this export): set aside until the call returns.
     outer_task: *const Origin,
@@ -310,7 +354,7 @@ impl OnStack {
     /// A call of `export` about to be entered, with a fresh id: the new innermost once
     /// [`link`](Self::link)ed, right after it is pinned.
     #[inline(always)]
-    fn new(export: &'static str) -> OnStack {
+    fn new(export: &'static str, drive: bool) -> OnStack {
         EXECUTOR.with(|e| {
             let outer = e.innermost.get();
             let (id, outer_task) = if outer.is_null() {
@@ -327,6 +371,7 @@ impl OnStack {
                 export,
                 ticket: Cell::new(NOT_WOKEN),
                 outer,
+                drive,
                 outer_task,
                 _pinned: PhantomPinned,
             }
@@ -430,7 +475,7 @@ impl Drop for OnStack {
 /// copies of it on the shadow stack for each async call on the stack.
 #[inline(always)]
 pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
-    let call = pin!(OnStack::new(export));
+    let call = pin!(OnStack::new(export, false));
     call.as_ref().link();
     // Its drop does nothing; `ManuallyDrop` saves the indirect call that would find that out.
     let waker = ManuallyDrop::new(call_waker(call.id));
@@ -507,6 +552,44 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
     }
 }
 
+/// Runs every ready task and fires every due timer without blocking, until nothing is ready;
+/// returns how long until the earliest armed deadline, if one is armed. See [`crate::drive`].
+///
+/// It runs like a nested call whose future completes once nothing is ready: the calls on the
+/// stack (and the task that called it, if one did) are set aside and restored as it returns, so
+/// a wake of an outer call during the drive is kept for that call's own loop. A task woken while
+/// it runs (a `yield_now`) runs again after the drive, not in it: else a task that yields until
+/// the drive's caller has finished would keep the drive from ever returning.
+pub(crate) fn drive(export: &'static str) -> Option<std::time::Duration> {
+    let call = pin!(OnStack::new(export, true));
+    call.as_ref().link();
+    time::fire_expired();
+    let mut since_clock = 0;
+    loop {
+        match pop_ready() {
+            Some(task) => {
+                run(task);
+                if time::any_armed() {
+                    since_clock += 1;
+                    if since_clock == CLOCK_EVERY {
+                        since_clock = 0;
+                        time::fire_expired();
+                    }
+                }
+            }
+            // Nothing is ready: done, unless a timer fell due meanwhile.
+            None => {
+                since_clock = 0;
+                if !time::fire_expired() {
+                    break;
+                }
+            }
+        }
+    }
+    EXECUTOR.with(put_back_deferred);
+    time::until_next()
+}
+
 /// Between calls, nothing may be left for a call.
 #[cfg(test)]
 fn check_idle() {
@@ -514,6 +597,20 @@ fn check_idle() {
         assert!(e.innermost.get().is_null(), "a call outlived its return");
         assert!(e.running.get().is_null(), "a task is marked running between calls");
     });
+}
+
+/// How many tasks are queued.
+#[cfg(test)]
+fn ready_count() -> usize {
+    EXECUTOR.with(|e| {
+        let (mut n, mut h) = (0, e.head.get());
+        // SAFETY: a queued task is alive (the queue holds a reference).
+        while let Some(task) = unsafe { h.as_ref() } {
+            n += 1;
+            h = task.next.get();
+        }
+        n
+    })
 }
 
 #[cfg(test)]

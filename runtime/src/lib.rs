@@ -386,6 +386,47 @@ pub fn task_count() -> usize {
     executor::spawned_alive() + call::depth()
 }
 
+/// Runs every task that is ready and fires every timer that is due, without blocking, and
+/// returns once nothing is ready, with the time until the next armed timer (if one is armed).
+///
+/// This is how a host's own schedule drives background work: call it from any export, a plain
+/// `fn` too, for example a tick or event callback that the host calls on its event loop. Tasks
+/// still run only inside calls into the module: a drive is part of the call that makes it.
+/// Where the host cannot block in `poll_oneoff` (Envoy's answers at once), timers fire at the
+/// first drive (or waiting call) after their deadline, so a host that calls back after the
+/// returned duration keeps them on time.
+///
+/// Called from inside a task or an `async fn` export, it runs the other ready tasks before
+/// returning to its caller (the calling task or export is not polled by it).
+///
+/// ```
+/// use std::time::Duration;
+/// use wasmexport::{spawn, wasmexport};
+///
+/// #[wasmexport]
+/// fn start() {
+///     spawn(async {
+///         wasmexport::time::sleep(Duration::from_millis(100)).await;
+///         // ... background work, on time, without any call that blocks the host
+///     })
+///     .detach();
+/// }
+///
+/// /// The host calls this on its event loop (Envoy: `proxy_on_tick`), again after the
+/// /// returned number of milliseconds, or not at all when it returns -1.
+/// #[wasmexport]
+/// fn on_tick() -> i64 {
+///     match wasmexport::drive() {
+///         Some(next) => next.as_millis().min(i64::MAX as u128) as i64,
+///         None => -1,
+///     }
+/// }
+/// # fn main() { wasmexport::__private::initialize(); start(); assert!(on_tick() > 0); }
+/// ```
+pub fn drive() -> Option<std::time::Duration> {
+    executor::drive(call::current_export())
+}
+
 /// Lets other ready tasks run once before this task goes on (Go's `runtime.Gosched`), and
 /// timers that are due fire first.
 ///

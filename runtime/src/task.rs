@@ -165,7 +165,7 @@ impl<F: Future + 'static> Task<F> {
             header.state.set(state & !RUNNING);
             if state & (SCHEDULED | DONE) == SCHEDULED {
                 // Woken during its poll: queued now, with the queue's reference.
-                executor::push_ready(h);
+                executor::push_yielded(h);
                 return;
             }
         }

@@ -110,6 +110,15 @@ pub(crate) fn next_deadline() -> Option<Instant> {
     TIMERS.with(|t| t.borrow().armed.first_key_value().map(|(&(d, _), _)| d))
 }
 
+/// How long until the earliest armed deadline (zero if it has passed), if one is armed.
+pub(crate) fn until_next() -> Option<Duration> {
+    let (deadline, clock) = TIMERS.with(|t| {
+        let t = t.borrow();
+        Some((t.armed.first_key_value()?.0.0, t.clock?))
+    })?;
+    Some(deadline.saturating_duration_since((clock.now)()))
+}
+
 /// Blocks the thread (in `poll_oneoff` on wasip1) until `deadline`, or for at most the cap that
 /// `set_max_wait` set.
 pub(crate) fn block_until(deadline: Instant) {

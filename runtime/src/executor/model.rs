@@ -51,6 +51,8 @@ enum Step {
     Nested(Vec<Step>),
     /// Wakes itself and completes in the same poll (ends the script).
     WakeAndFinish,
+    /// Drives the executor from inside the poll (`wasmexport::drive`).
+    Drive,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -74,6 +76,8 @@ enum Op {
     FireStale(u8),
     /// Drops a handle the host holds.
     DropHandle(u8),
+    /// Calls a plain `fn` export that drives the executor (a host's tick).
+    Drive,
 }
 
 fn steps(finite: bool, depth: u32) -> BoxedStrategy<Vec<Step>> {
@@ -84,6 +88,7 @@ fn steps(finite: bool, depth: u32) -> BoxedStrategy<Vec<Step>> {
         1 => Just(Step::YieldUntilJoined),
         2 => (0u8..4).prop_map(Step::Wake),
         1 => (0u8..4).prop_map(Step::FireStale),
+        1 => Just(Step::Drive),
     ];
     // Calls (and tasks a call joins) must finish on their own: they never wait for a wake that
     // only the host or a parked task may bring.
@@ -123,6 +128,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
         1 => (0u8..4).prop_map(Op::WakeFromOutside),
         1 => (0u8..4).prop_map(Op::FireStale),
         1 => (0u8..4).prop_map(Op::DropHandle),
+        2 => Just(Op::Drive),
     ];
     proptest::collection::vec(op, 1..16)
 }
@@ -142,6 +148,11 @@ struct World {
     call_done: Cell<bool>,
     /// Polls so far, to catch a call that spins.
     polls: Cell<u64>,
+    /// A drive is the innermost loop: a task that wakes itself during its poll is deferred.
+    driving: Cell<bool>,
+    /// Tasks deferred by a drive and not polled since: after a drive returns, exactly these are
+    /// ready.
+    deferred: Cell<usize>,
 }
 
 thread_local! {
@@ -204,6 +215,8 @@ struct Probe {
     polled: bool,
     waiting: Waiting,
     kept: Vec<JoinHandle<()>>,
+    /// Woke itself during a poll while a drive was the innermost loop, and not polled since.
+    deferred: bool,
 }
 
 impl Probe {
@@ -218,7 +231,20 @@ impl Probe {
             polled: false,
             waiting: Waiting::Nothing,
             kept: Vec::new(),
+            deferred: false,
         }
+    }
+}
+
+impl Probe {
+    /// The probe woke itself and is about to return `Pending`.
+    fn yielded(&mut self) {
+        WORLD.with(|w| {
+            if self.is_task && w.driving.get() {
+                self.deferred = true;
+                w.deferred.set(w.deferred.get() + 1);
+            }
+        });
     }
 }
 
@@ -242,6 +268,9 @@ impl Future for Probe {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
+        if std::mem::take(&mut this.deferred) {
+            WORLD.with(|w| w.deferred.set(w.deferred.get() - 1));
+        }
         let woken = this.flag.0.replace(false);
         assert!(!this.polled || woken, "a future was polled without a wake since its last poll");
         this.polled = true;
@@ -273,6 +302,7 @@ impl Future for Probe {
                 if !h.is_finished() {
                     waker.wake_by_ref();
                     this.waiting = Waiting::YieldUntil(h);
+                    this.yielded();
                     return Poll::Pending;
                 }
                 this.waiting = Waiting::Join(h);
@@ -285,6 +315,7 @@ impl Future for Probe {
                 Step::Yield => {
                     waker.wake_by_ref();
                     this.waiting = Waiting::Yielded;
+                    this.yielded();
                     return Poll::Pending;
                 }
                 Step::Sleep(ms) => {
@@ -322,6 +353,7 @@ impl Future for Probe {
                 Step::Wake(slot) => wake_slot(slot),
                 Step::FireStale(i) => fire_stale(i),
                 Step::Nested(script) => nested_call(script),
+                Step::Drive => drive(),
                 Step::WakeAndFinish => {
                     waker.wake_by_ref();
                     break;
@@ -356,10 +388,24 @@ fn fire_stale(i: u8) {
     }
 }
 
+/// A drive leaves ready only the tasks that woke themselves while it ran them, and tells of an
+/// armed timer exactly when one is armed.
+fn drive() {
+    let outer = WORLD.with(|w| w.driving.replace(true));
+    let next = crate::drive();
+    WORLD.with(|w| {
+        w.driving.set(outer);
+        assert_eq!(super::ready_count(), w.deferred.get(), "tasks ready after a drive");
+    });
+    assert_eq!(next.is_some(), time::any_armed(), "a drive's next deadline: {next:?}");
+}
+
 /// What a `#[wasmimport]` host function that calls an async export does.
 fn nested_call(script: Vec<Step>) {
     let host = HostCall::enter();
+    let driving = WORLD.with(|w| w.driving.replace(false));
     call_async("nested", Probe::new(script, false));
+    WORLD.with(|w| w.driving.set(driving));
     WORLD.with(|w| w.call_done.set(false));
     host.leave();
 }
@@ -376,6 +422,7 @@ fn run_program(ops: Vec<Op>) -> Result<u64, String> {
                     call_async("call", Probe::new(script, false));
                     WORLD.with(|w| w.call_done.set(false));
                 }
+                Op::Drive => call::call_sync("tick", drive),
                 Op::Advance(ms) => time::fake_clock::advance(Duration::from_millis(ms.into())),
                 Op::WakeFromOutside(slot) => wake_slot(slot),
                 Op::FireStale(i) => fire_stale(i),
