@@ -69,10 +69,12 @@ impl Parse for CrateOnly {
 }
 
 /// `#[wasmexport]`, `#[wasmexport(name)]` or `#[wasmexport("any string")]`, each optionally
-/// with `crate = path`.
+/// with `pending` (an `async fn` that returns to the host while it waits) and `crate = path`.
 pub struct ExportArgs {
     pub name: Option<Name>,
     pub krate: CratePath,
+    /// Where `pending` was written, if it was.
+    pub pending: Option<Span>,
 }
 
 const ONE_NAME: &str =
@@ -80,10 +82,25 @@ const ONE_NAME: &str =
 
 impl Parse for ExportArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let mut args = ExportArgs { name: None, krate: CratePath(None) };
+        let mut args = ExportArgs { name: None, krate: CratePath(None), pending: None };
         while !input.is_empty() {
             if args.krate.parse_if_next(input)? {
                 continue;
+            }
+            // `pending` is the flag; an export named "pending" is written as a string.
+            if input.peek(Ident) && (input.peek2(Token![,]) || peek_last(input)) {
+                let fork = input.fork();
+                let ident: Ident = fork.parse()?;
+                if ident == "pending" {
+                    input.parse::<Ident>()?;
+                    if args.pending.replace(ident.span()).is_some() {
+                        return Err(syn::Error::new(ident.span(), "`pending` is given twice"));
+                    }
+                    if !input.is_empty() {
+                        input.parse::<Token![,]>()?;
+                    }
+                    continue;
+                }
             }
             if args.name.is_some() {
                 return Err(input.error(ONE_NAME));
@@ -95,6 +112,12 @@ impl Parse for ExportArgs {
         }
         Ok(args)
     }
+}
+
+/// True if one token tree is left.
+fn peek_last(input: ParseStream) -> bool {
+    let fork = input.fork();
+    fork.parse::<proc_macro2::TokenTree>().is_ok() && fork.is_empty()
 }
 
 /// An ident (raw or keyword, exported without `r#`) or a string literal.

@@ -231,7 +231,7 @@ fn abi_params(
 }
 
 fn export_shim(export: &Export, ctx: Context) -> TokenStream {
-    let Export { name, func, params, ret, krate } = export;
+    let Export { name, func, params, ret, krate, pending } = export;
     let sig = &func.sig;
     let ident = &sig.ident;
     let mut shim_params = Vec::new();
@@ -322,7 +322,9 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
         }
         None => (TokenStream::new(), call),
     };
-    let run = if is_async {
+    let run = if *pending {
+        pending_run(export, &args)
+    } else if is_async {
         // The shim checks the arguments and the entry, then builds and runs the future in a
         // fn of its own, so that the shim needs no stack frame: the entry check then runs
         // before anything touches the linear-memory stack, which an earlier trap may have
@@ -343,6 +345,7 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
     } else {
         quote!(#krate::__private::call_sync(#name, move || #body))
     };
+    let shim_ret = if *pending { quote!(-> ::core::primitive::i32) } else { abi_ret };
     // A wasm command's exports run only while `_start` runs `main` on the executor, so a
     // bin must mark its main; without it this reference fails to resolve, naming the fix.
     let needs_main = if ctx.in_bin {
@@ -377,13 +380,108 @@ fn export_shim(export: &Export, ctx: Context) -> TokenStream {
             // (`write`, say) would replace the platform's own.
             #[cfg_attr(target_family = "wasm", unsafe(export_name = #name))]
             #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
-            extern "C" fn #shim(#(#shim_params),*) #abi_ret {
+            extern "C" fn #shim(#(#shim_params),*) #shim_ret {
                 // Arguments are checked before the call enters the runtime: a refused argument
                 // traps without touching the instance's state, so the next call runs normally.
                 #(#checks)*
                 #run
             }
         };
+    }
+}
+
+/// The body of a pending export's shim, after the argument checks: it enters, copies the
+/// slices (the future outlives the call), and starts the future as a task that hands its result
+/// to the host through the `[task-return]NAME` import; the status goes back to the host.
+fn pending_run(export: &Export, args: &[TokenStream]) -> TokenStream {
+    let Export { name, func, params, ret, krate, .. } = export;
+    let sig = &func.sig;
+    let ident = &sig.ident;
+    let values: Vec<Ident> = (0..params.len()).map(|i| hygienic(format!("value{i}"))).collect();
+    let mut owned = Vec::new();
+    let mut call_args = Vec::new();
+    for ((p, arg), v) in params.iter().zip(args).zip(&values) {
+        let cfgs = &p.cfgs;
+        match p.lowering {
+            Lowering::Value => {
+                owned.push(quote!(#(#cfgs)* let #v = #arg;));
+                call_args.push(quote!(#(#cfgs)* #v));
+            }
+            Lowering::Slice => {
+                let ty = &p.ty;
+                let own = quote_spanned!(ty.span()=>
+                    <#ty as #krate::__private::pending::OwnedSlice>::own(#arg));
+                owned.push(quote!(#(#cfgs)* let #v = #own;));
+                call_args.push(quote!(#(#cfgs)* &*#v));
+            }
+        }
+    }
+    let mut call = quote!(#ident(#(#call_args),*));
+    if sig.unsafety.is_some() {
+        // SAFETY (of the generated code): the export's contract is the host's to uphold.
+        call = quote!(unsafe { #call });
+    }
+    let (id, result, host) =
+        (hygienic("id".into()), hygienic("result".into()), hygienic("host".into()));
+    let task_return = hygienic("task_return".into());
+    let (ret_param, ret_arg) = match ret {
+        Some(ty) => {
+            let abi = result_abi(krate, ty);
+            let value = quote_spanned!(types::error_span(ty)=>
+                <#ty as #krate::__private::WasmResult>::into_abi(#result));
+            (quote!(, #result: #abi), quote!(, #value))
+        }
+        None => (TokenStream::new(), TokenStream::new()),
+    };
+    let import_name = format!("[task-return]{name}");
+    let stub_message = format!(
+        "wasmexport: host import \"wasmexport\" {import_name:?} called in a build for a target \
+         other than wasm: only a wasm host provides it"
+    );
+    let (run_fn, entered) = (hygienic("run".into()), hygienic("entered".into()));
+    let run_params = params.iter().zip(&values).map(|(p, v)| {
+        let cfgs = &p.cfgs;
+        let ty = match p.lowering {
+            Lowering::Value => p.ty.to_token_stream(),
+            Lowering::Slice => {
+                let ty = &p.ty;
+                quote!(<#ty as #krate::__private::pending::OwnedSlice>::Owned)
+            }
+        };
+        quote!(#(#cfgs)* #v: #ty)
+    });
+    let run_args = params.iter().zip(&values).map(|(p, v)| {
+        let cfgs = &p.cfgs;
+        quote!(#(#cfgs)* #v)
+    });
+    quote! {
+        #[cfg(target_family = "wasm")]
+        #[link(wasm_import_module = "wasmexport")]
+        unsafe extern "C" {
+            #[link_name = #import_name]
+            fn #task_return(#id: ::core::primitive::i32 #ret_param);
+        }
+        #[cfg(not(target_family = "wasm"))]
+        #[allow(unused_variables)]
+        unsafe fn #task_return(#id: ::core::primitive::i32 #ret_param) {
+            ::core::panic!("{}", #stub_message)
+        }
+        #[inline(never)]
+        #[track_caller]
+        fn #run_fn(#(#run_params),*) -> ::core::primitive::i32 {
+            #krate::__private::pending::start(#name, move |#id| async move {
+                let #result = #call.await;
+                // Marked as a host call, as any `#[wasmimport]`: nothing but the call between.
+                let #host = #krate::__private::HostCall::enter();
+                // SAFETY: the host's `[task-return]` import takes the call's id and the result
+                // in the export's wasm result type, as the host-async ABI says.
+                unsafe { #task_return(#id #ret_arg) };
+                #host.leave();
+            })
+        }
+        let #entered = #krate::__private::AsyncCall::enter(#name);
+        #(#owned)*
+        #run_fn(#(#run_args),*)
     }
 }
 

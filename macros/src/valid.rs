@@ -23,6 +23,8 @@ pub struct Export {
     pub ret: Option<Type>,
     /// The runtime crate's path (`crate = path`, or `::wasmexport`).
     pub krate: TokenStream,
+    /// `#[wasmexport(pending)]`: returns to the host while its future waits.
+    pub pending: bool,
 }
 
 /// A validated `#[wasmimport]` declaration.
@@ -105,6 +107,16 @@ pub fn export(args: syn::Result<ExportArgs>, item: &Item, ctx: Context) -> syn::
     };
     let sig = &func.sig;
     let krate = args.as_ref().map(|a| a.krate.path()).unwrap_or_default();
+    let pending = args.as_ref().and_then(|a| a.pending);
+    if let Some(span) = pending
+        && sig.asyncness.is_none()
+    {
+        errors.push_at(
+            span,
+            "a pending export is an `async fn`: it returns to the host while its future waits \
+             (to export a fn under the name \"pending\", write #[wasmexport(\"pending\")])",
+        );
+    }
     let name = match args.and_then(|a| a.name) {
         Some(name) => name,
         None => {
@@ -117,7 +129,8 @@ pub fn export(args: syn::Result<ExportArgs>, item: &Item, ctx: Context) -> syn::
     check_free(&mut errors, sig, ctx, "exported");
     let params = check_signature(&mut errors, sig, "#[wasmexport]");
     let ret = result_type(&sig.output);
-    errors.finish(Export { name: name.value, func: func.clone(), params, ret, krate })
+    let pending = pending.is_some();
+    errors.finish(Export { name: name.value, func: func.clone(), params, ret, krate, pending })
 }
 
 /// Validates `#[wasmimport(args)] fn f(..) -> R;`.

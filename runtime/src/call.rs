@@ -169,6 +169,19 @@ pub(crate) fn deadlock(export: &'static str) -> ! {
     ))
 }
 
+/// The deadlock trap of a pending export's call that nothing can ever wake: every waker of its
+/// task is gone. Poisons the instance and traps.
+#[cold]
+#[inline(never)]
+pub(crate) fn pending_deadlock(export: &'static str) -> ! {
+    poison(Poison::Deadlock(export));
+    trap(format_args!(
+        "all tasks are asleep - deadlock! pending export \"{export}\" is waiting for something \
+         that nothing can ever deliver (no waker of its task is left: no timer, host operation, \
+         task or channel can wake it)"
+    ))
+}
+
 /// Traps from inside a call for a misuse this crate caught, poisoning the instance first.
 #[cold]
 #[inline(never)]

@@ -267,6 +267,7 @@ pub(crate) fn spawned_alive() -> usize {
 
 /// Starts a background task; see [`crate::spawn`]. `at` is where, and `export` the innermost
 /// export on the stack, which a task spawned by a task replaces by that task's own export.
+#[inline]
 pub(crate) fn spawn<F>(
     fut: F,
     at: &'static Location<'static>,
@@ -280,7 +281,35 @@ where
         Some(parent) => parent.export,
         None => export,
     };
-    let h = task::new_task(fut, Origin { at, export });
+    start(fut, Origin { at, export }, false)
+}
+
+/// Starts the task of a pending export's call (see `pending::start`).
+pub(crate) fn spawn_call<F>(
+    fut: F,
+    at: &'static Location<'static>,
+    export: &'static str,
+) -> JoinHandle<()>
+where
+    F: Future<Output = ()> + 'static,
+{
+    start(fut, Origin { at, export }, true)
+}
+
+/// A pending export's call is being dropped unfinished because nothing references it: the
+/// deadlock trap, naming it.
+#[cold]
+pub(crate) fn call_abandoned(origin: &Origin) -> ! {
+    crate::call::pending_deadlock(origin.export)
+}
+
+#[inline(always)]
+fn start<F>(fut: F, origin: Origin, call: bool) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let h = task::new_task(fut, origin, call);
     EXECUTOR.with(|e| e.tasks.set(e.tasks.get() + 1));
     // Like `go f()`: it runs when the executor next runs, not now.
     push_ready(h);

@@ -118,6 +118,7 @@ mod cmain;
 mod executor;
 mod init;
 mod local;
+pub mod pending;
 mod pool;
 mod task;
 #[cfg(test)]
@@ -427,6 +428,54 @@ pub fn drive() -> Option<std::time::Duration> {
     executor::drive(call::current_export())
 }
 
+/// Defines the three exports through which a host's event loop drives the module:
+/// `wasmexport_drive`, `wasmexport_complete` and `wasmexport_buffer` (see [`pending`]).
+///
+/// Write it once in the module's crate, next to its `#[wasmexport(pending)]` fns; a module
+/// without it exports none of them. `docs/async-abi.md` in the repository is the protocol
+/// for hosts.
+///
+/// * `wasmexport_drive() -> i32`: [`drive`], then the milliseconds to the next armed timer
+///   (rounded up), or -1 when none is armed.
+/// * `wasmexport_complete(token: i32, value: i32) -> i32`: completes the host's operation
+///   `token` (waking the [`pending::value`] or [`pending::bytes`] future that awaits it), then
+///   drives, and returns as `wasmexport_drive` does.
+/// * `wasmexport_buffer(token: i32, len: i32) -> i32`: reserves `len` bytes for the bytes of
+///   operation `token` and returns their address, for the host to fill before it completes it.
+///
+/// ```
+/// wasmexport::async_abi!();
+///
+/// #[wasmexport::wasmexport(pending)]
+/// async fn later(ms: u32) -> u32 {
+///     wasmexport::time::sleep(std::time::Duration::from_millis(ms.into())).await;
+///     ms
+/// }
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! async_abi {
+    () => {
+        const _: () = {
+            /// Runs what is ready; the milliseconds to the next timer, or -1.
+            #[$crate::wasmexport(crate = $crate)]
+            fn wasmexport_drive() -> i32 {
+                $crate::__private::pending::drive()
+            }
+            /// Completes host operation `token` with `value`, then drives.
+            #[$crate::wasmexport(crate = $crate)]
+            fn wasmexport_complete(token: i32, value: i32) -> i32 {
+                $crate::__private::pending::complete(token, value)
+            }
+            /// Reserves `len` bytes for the bytes of host operation `token`.
+            #[$crate::wasmexport(crate = $crate)]
+            fn wasmexport_buffer(token: i32, len: i32) -> i32 {
+                $crate::__private::pending::buffer(token, len)
+            }
+        };
+    };
+}
+
 /// Lets other ready tasks run once before this task goes on (Go's `runtime.Gosched`), and
 /// timers that are due fire first.
 ///
@@ -506,6 +555,11 @@ pub mod __private {
     pub use crate::call::{AsyncCall, HostCall, block_on, call_async, call_sync};
     pub use crate::cmain::CMainResult;
     pub use crate::init::{InitHook, initialize, run_main};
+
+    /// The glue of pending exports and of `async_abi!`.
+    pub mod pending {
+        pub use crate::pending::{OwnedSlice, buffer, complete, drive, start};
+    }
 
     /// `#[wasmexport::main]` expands to a call of this macro, which refuses to build a wasm
     /// command without the `command` feature (a command must not export `_initialize`).

@@ -40,6 +40,9 @@ const HANDLE: u8 = 4;
 const RUNNING: u8 = 8;
 /// The output is stored, for the handle to take.
 const OUTPUT: u8 = 16;
+/// The task is a pending export's call: dropped unfinished because nothing references it any
+/// more (no waker is left to wake it), it is a deadlock.
+const CALL: u8 = 32;
 
 /// The start of every task's allocation.
 pub(crate) struct Header {
@@ -222,6 +225,10 @@ impl<F: Future + 'static> Task<F> {
     unsafe fn destroy(h: NonNull<Header>) {
         // SAFETY: see `stage`; nothing references the task any more (`release`), so it can go.
         unsafe {
+            let header = h.as_ref();
+            if header.state.get() & (DONE | CALL) == CALL {
+                executor::call_abandoned(&header.origin);
+            }
             Self::drop_stage(h);
             drop(h.as_ref().awaiter.take());
             pool::release(h.cast(), Layout::new::<Task<F>>());
@@ -229,8 +236,9 @@ impl<F: Future + 'static> Task<F> {
     }
 }
 
-/// Allocates a task running `fut`, queued once (by the caller) and held by its handle.
-pub(crate) fn new_task<F>(fut: F, origin: Origin) -> NonNull<Header>
+/// Allocates a task running `fut`, queued once (by the caller) and held by its handle; `call`
+/// marks a pending export's call.
+pub(crate) fn new_task<F>(fut: F, origin: Origin, call: bool) -> NonNull<Header>
 where
     F: Future + 'static,
     F::Output: 'static,
@@ -239,7 +247,7 @@ where
     let p = pool::allocate(Layout::new::<Task<F>>()).cast::<Task<F>>();
     let task = Task {
         header: Header {
-            state: Cell::new(SCHEDULED | HANDLE),
+            state: Cell::new(SCHEDULED | HANDLE | if call { CALL } else { 0 }),
             refs: Cell::new(2),
             next: Cell::new(ptr::null()),
             awaiter: Cell::new(None),

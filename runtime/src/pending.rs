@@ -1,0 +1,344 @@
+//! Host-driven async: exports that return to the host while they wait, and the host's own
+//! operations as futures in the guest.
+//!
+//! The host's event loop drives the module through three exports that
+//! [`async_abi!`](crate::async_abi) defines (`wasmexport_drive`, `wasmexport_complete` and
+//! `wasmexport_buffer`), and through the pending exports themselves: an `async fn` marked
+//! `#[wasmexport(pending)]` starts its future as a task, runs what is ready, and returns at
+//! once with a status; its result reaches the host later, through a `[task-return]NAME` import,
+//! during whichever call into the module completes it. The whole protocol, for host authors, is
+//! in the repository's `docs/async-abi.md`; `hosts/js` and `hosts/wasmtime` implement it.
+//!
+//! The host starts its own async work from an import of the user's (`#[wasmimport]`) that
+//! returns a token; [`value`] and [`bytes`] are the futures that wait for the host to complete
+//! that token.
+//!
+//! ```
+//! use wasmexport::{pending, wasmexport, wasmimport};
+//!
+//! wasmexport::async_abi!();
+//!
+//! /// The host starts a lookup and returns a token for it; it completes the token later with
+//! /// the bytes it found.
+//! #[wasmimport(module = "host", name = "lookup")]
+//! fn lookup_start(key: &str) -> u32;
+//!
+//! #[wasmexport(pending)]
+//! async fn lookup_len(key: &str) -> i32 {
+//!     // SAFETY: the host reads the key during the call and returns a token.
+//!     let token = unsafe { lookup_start(key) };
+//!     match pending::bytes(token).await {
+//!         Ok(found) => found.len() as i32,
+//!         Err(code) => code,
+//!     }
+//! }
+//! # fn main() {}
+//! ```
+
+use crate::{executor, time};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+/// Status code: the call completed during the call (its `[task-return]` came first).
+const EXIT: i32 = 0;
+/// Status code: the call is pending; its `[task-return]` comes during a later call.
+const WAIT: i32 = 2;
+/// Status flag: a timer is armed; the host asks `wasmexport_drive` when to call next.
+const TIMER: i32 = 8;
+/// Call ids take the status word's 28 high bits.
+const MAX_ID: u32 = (1 << 28) - 1;
+
+/// What the host said about one token, and the buffer it reserved for it.
+struct Slot {
+    state: State,
+    buffer: Option<Vec<u8>>,
+}
+
+enum State {
+    /// A future waits (with its waker once polled), or the host reserved a buffer first.
+    Waiting(Option<Waker>),
+    /// The host completed the token with this value; the future has not taken it yet.
+    Done(i32),
+    /// The future was dropped before the host completed the token: the completion is ignored
+    /// (and the slot goes) when it comes.
+    Cancelled,
+}
+
+struct Pending {
+    slots: BTreeMap<u32, Slot>,
+    last_id: u32,
+}
+
+thread_local! {
+    static PENDING: RefCell<Pending> =
+        const { RefCell::new(Pending { slots: BTreeMap::new(), last_id: 0 }) };
+}
+
+/// Waits for the host to complete operation `token` with `wasmexport_complete(token, value)`,
+/// and gives `value`.
+///
+/// The token is the host's, from the import that started the operation. A host may complete it
+/// before this future is first polled (even from inside that import): the value waits for it.
+///
+/// ```
+/// # use wasmexport::{pending, wasmexport, wasmimport};
+/// #[wasmimport(module = "host", name = "start_timer")]
+/// fn start_timer(ms: u32) -> u32;
+///
+/// #[wasmexport(pending)]
+/// async fn wait_for_host(ms: u32) -> i32 {
+///     // SAFETY: the host's import takes and returns integers.
+///     pending::value(unsafe { start_timer(ms) }).await
+/// }
+/// # fn main() {}
+/// ```
+pub fn value(token: u32) -> Value {
+    Value(Completion { token, finished: false })
+}
+
+/// Waits for the host to complete operation `token` with bytes: `Ok` with the bytes it wrote
+/// to the buffer it reserved with `wasmexport_buffer(token, len)` (the first `value` bytes of
+/// it), or `Err(value)` when it completed the token without a buffer (or with a `value` that
+/// is negative or longer than the buffer).
+///
+/// ```
+/// # use wasmexport::{pending, wasmexport, wasmimport};
+/// #[wasmimport(module = "host", name = "read_file")]
+/// fn read_file(path: &str) -> u32;
+///
+/// #[wasmexport(pending)]
+/// async fn file_len(path: &str) -> i32 {
+///     // SAFETY: the host reads the path during the call and returns a token.
+///     match pending::bytes(unsafe { read_file(path) }).await {
+///         Ok(contents) => contents.len() as i32,
+///         Err(errno) => errno,
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub fn bytes(token: u32) -> Bytes {
+    Bytes(Completion { token, finished: false })
+}
+
+/// The future of [`value`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Value(Completion);
+
+/// The future of [`bytes`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Bytes(Completion);
+
+impl Future for Value {
+    type Output = i32;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<i32> {
+        self.0.poll(cx).map(|(value, _)| value)
+    }
+}
+
+impl Future for Bytes {
+    type Output = Result<Vec<u8>, i32>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.poll(cx).map(|(value, buffer)| match (usize::try_from(value), buffer) {
+            (Ok(len), Some(mut bytes)) if len <= bytes.len() => {
+                bytes.truncate(len);
+                Ok(bytes)
+            }
+            _ => Err(value),
+        })
+    }
+}
+
+/// A wait for one token, shared by [`Value`] and [`Bytes`].
+#[derive(Debug)]
+struct Completion {
+    token: u32,
+    finished: bool,
+}
+
+impl Completion {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<(i32, Option<Vec<u8>>)> {
+        assert!(!self.finished, "a host completion was polled after it completed");
+        // Cloning and dropping wakers is user code: neither happens while the table is
+        // borrowed. The clone is made first, then the table is looked at once.
+        let known = PENDING.with_borrow(|p| match p.slots.get(&self.token) {
+            Some(Slot { state: State::Waiting(Some(w)), .. }) => w.will_wake(cx.waker()),
+            _ => false,
+        });
+        if known {
+            return Poll::Pending;
+        }
+        let waker = cx.waker().clone();
+        let (ready, old) = PENDING.with_borrow_mut(|p| {
+            let slot = p
+                .slots
+                .entry(self.token)
+                .or_insert(Slot { state: State::Waiting(None), buffer: None });
+            match std::mem::replace(&mut slot.state, State::Waiting(Some(waker))) {
+                State::Done(value) => {
+                    let slot = p.slots.remove(&self.token);
+                    (Some((value, slot.and_then(|s| s.buffer))), None)
+                }
+                State::Waiting(old) => (None, old),
+                // A new future for a token whose earlier future was dropped: it waits anew.
+                State::Cancelled => (None, None),
+            }
+        });
+        drop(old);
+        match ready {
+            Some(done) => {
+                self.finished = true;
+                Poll::Ready(done)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let waker = PENDING.try_with(|p| {
+            let mut p = p.borrow_mut();
+            let Entry::Occupied(mut slot) = p.slots.entry(self.token) else { return None };
+            match std::mem::replace(&mut slot.get_mut().state, State::Cancelled) {
+                // Waiting: the host's completion, when it comes, is dropped.
+                State::Waiting(waker) => waker,
+                // Completed and never taken: nothing more will come.
+                State::Done(_) | State::Cancelled => {
+                    slot.remove();
+                    None
+                }
+            }
+        });
+        drop(waker);
+    }
+}
+
+/// `wasmexport_complete`: completes `token` with `value`, then drives.
+#[doc(hidden)]
+pub fn complete(token: i32, value: i32) -> i32 {
+    let token = token as u32;
+    let waker = PENDING.with_borrow_mut(|p| match p.slots.entry(token) {
+        Entry::Vacant(slot) => {
+            // Completed before a future asked: kept for it.
+            slot.insert(Slot { state: State::Done(value), buffer: None });
+            None
+        }
+        Entry::Occupied(mut slot) => match &mut slot.get_mut().state {
+            state @ State::Waiting(_) => match std::mem::replace(state, State::Done(value)) {
+                State::Waiting(waker) => waker,
+                _ => None,
+            },
+            // A second completion is ignored.
+            State::Done(_) => None,
+            State::Cancelled => {
+                slot.remove();
+                None
+            }
+        },
+    });
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+    drive()
+}
+
+/// `wasmexport_buffer`: reserves `len` bytes for the bytes of `token`; their address.
+#[doc(hidden)]
+pub fn buffer(token: i32, len: i32) -> i32 {
+    let Ok(len) = usize::try_from(len) else { return 0 };
+    if len == 0 {
+        return 0;
+    }
+    let token = token as u32;
+    let (old, ptr) = PENDING.with_borrow_mut(|p| {
+        let slot =
+            p.slots.entry(token).or_insert(Slot { state: State::Waiting(None), buffer: None });
+        let old = slot.buffer.replace(vec![0; len]);
+        let ptr = slot.buffer.as_mut().map_or(std::ptr::null_mut(), Vec::as_mut_ptr);
+        (old, ptr)
+    });
+    drop(old);
+    // An address in linear memory: below 4 GiB on wasm32, so an `i32` holds it.
+    ptr as usize as i32
+}
+
+/// `wasmexport_drive`: [`crate::drive`], with the time to the next timer in milliseconds
+/// (rounded up, at most `i32::MAX`), or -1 when no timer is armed.
+#[doc(hidden)]
+pub fn drive() -> i32 {
+    millis(crate::drive())
+}
+
+fn millis(next: Option<Duration>) -> i32 {
+    match next {
+        None => -1,
+        Some(d) => {
+            let ms = d.as_nanos().div_ceil(1_000_000);
+            i32::try_from(ms).unwrap_or(i32::MAX)
+        }
+    }
+}
+
+/// Starts a pending export's call: its future (built from the call's id by `future`) as a task,
+/// then everything ready; the status for the host.
+#[doc(hidden)]
+#[track_caller]
+pub fn start<F, Fut>(export: &'static str, future: F) -> i32
+where
+    F: FnOnce(i32) -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let id = PENDING.with_borrow_mut(|p| {
+        p.last_id = if p.last_id >= MAX_ID { 1 } else { p.last_id + 1 };
+        p.last_id
+    });
+    let handle = executor::spawn_call(future(id as i32), std::panic::Location::caller(), export);
+    executor::drive(export);
+    let code = if handle.is_finished() { EXIT } else { WAIT };
+    // A call nothing references any more (no waker of its task is left) traps here as a
+    // deadlock, as the handle lets go of it.
+    drop(handle);
+    let timer = if time::any_armed() { TIMER } else { 0 };
+    ((id as i32) << 4) | timer | code
+}
+
+/// The owned copy of a slice parameter that a pending export's future keeps: the future
+/// outlives the call that lent the bytes.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "a pending export cannot take `{Self}`",
+    label = "not allowed in a #[wasmexport(pending)] fn",
+    note = "a pending export's future outlives the call, so its `&str` and `&[u8]` parameters are copied; writes to a `&mut [u8]` would never reach the host: take a `*mut u8` and a length, or return the bytes through a host import"
+)]
+pub trait OwnedSlice {
+    /// What the future keeps.
+    type Owned: 'static;
+    /// Copies the bytes.
+    fn own(self) -> Self::Owned;
+}
+
+impl OwnedSlice for &str {
+    type Owned = Box<str>;
+    fn own(self) -> Box<str> {
+        self.into()
+    }
+}
+
+impl OwnedSlice for &[u8] {
+    type Owned = Box<[u8]>;
+    fn own(self) -> Box<[u8]> {
+        self.into()
+    }
+}
