@@ -1,0 +1,285 @@
+// wasmexport-host: runs a wasmexport module on the JavaScript event loop. Pending exports become
+// functions that return Promises, async JS functions become the guest's host operations, and the
+// guest's timers fire through one setTimeout. The protocol is docs/async-abi.md of the wasmexport
+// repository; nothing here is Node-only (WASI, when the module imports it, is the caller's).
+
+/** Status code: the call completed during the call. */
+const EXIT = 0;
+/** Status bit: a timer is armed in the module. */
+const TIMER = 8;
+
+/** What an operation of an async import completes with when its Promise rejects. */
+export const REJECTED = -1;
+
+const TASK_RETURN = '[task-return]';
+const PROTOCOL = ['wasmexport_drive', 'wasmexport_complete', 'wasmexport_buffer'];
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Compiles `source` (a Module, bytes, a Response or a Promise of one of these). */
+async function compile(source) {
+  source = await source;
+  if (source instanceof WebAssembly.Module) return source;
+  if (typeof Response === 'function' && source instanceof Response) {
+    return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(source) : WebAssembly.compile(await source.arrayBuffer());
+  }
+  return WebAssembly.compile(source);
+}
+
+/** Keeps the process alive for timer `t`, or not (Node and Bun: ref/unref; Deno: its own). */
+function keepAlive(t, on) {
+  if (typeof t === 'object' && t !== null) on ? t.ref?.() : t.unref?.();
+  else if (globalThis.Deno?.unrefTimer) on ? globalThis.Deno.refTimer(t) : globalThis.Deno.unrefTimer(t);
+}
+
+/** Bytes to hand to the guest, or null for a value that is neither bytes nor a string. */
+function asBytes(v) {
+  if (v instanceof Uint8Array) return v;
+  if (typeof v === 'string') return encoder.encode(v);
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  return null;
+}
+
+/**
+ * Instantiates a wasmexport module and returns its host: `host.exports.NAME(...)`, where a
+ * pending export returns a Promise of its result. See index.d.ts for the options.
+ */
+export async function instantiate(source, options = {}) {
+  const module = await compile(source);
+  const { wasi = null, onRejection = null, onTrap = null } = options;
+  const host = {
+    module,
+    instance: null,
+    memory: null,
+    exports: {},
+    /** The error that killed the instance, or null while it lives. */
+    dead: null,
+    /** How many pending-export calls are waiting for their result. */
+    get pending() {
+      return calls.size;
+    },
+    /** Reads `len` bytes at `ptr` as UTF-8. */
+    string: (ptr, len) => decoder.decode(view(ptr, len)),
+    /** Copies `len` bytes at `ptr`. */
+    bytes: (ptr, len) => view(ptr, len).slice(),
+    /** Runs every ready task and due timer (wasmexport_drive) and reschedules the timer. */
+    drive: () => enter(() => schedule(raw.wasmexport_drive())),
+  };
+  const view = (ptr, len) => new Uint8Array(host.memory.buffer, ptr >>> 0, len >>> 0);
+
+  let raw = null; // the instance's exports
+  const calls = new Map(); // call id -> { resolve, reject }, for calls that returned WAIT
+  const early = new Map(); // call id -> result delivered before the call returned its status
+  const tokens = new Set(); // host operations in flight
+  let nextToken = 0;
+  let timer = null;
+  let timerAt = Infinity;
+  let held = false; // whether the timer keeps the process alive (while calls are pending)
+
+  // Every call into the module goes through here: a throw is a trap, and kills the instance.
+  function enter(f) {
+    if (host.dead) throw deadError();
+    try {
+      return f();
+    } catch (e) {
+      kill(e);
+      throw e;
+    }
+  }
+  function deadError() {
+    return new Error(`wasmexport-host: the instance trapped earlier and is dead (${host.dead})`, { cause: host.dead });
+  }
+  function kill(e) {
+    if (host.dead) return;
+    host.dead = e;
+    schedule(-1);
+    for (const call of calls.values()) call.reject(e);
+    calls.clear();
+    early.clear();
+    onTrap?.(e);
+  }
+
+  // One timer for the earliest deadline the module reported; -1 clears it. A timer that fires
+  // earlier than needed (or less than 1 ms later) is kept: it drives, and reschedules.
+  function schedule(ms) {
+    if (ms < 0 || host.dead) {
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      timerAt = Infinity;
+      return ms;
+    }
+    const at = performance.now() + ms;
+    if (timer !== null) {
+      if (timerAt <= at + 1) return ms;
+      clearTimeout(timer);
+    }
+    timer = setTimeout(onTimer, ms);
+    timerAt = at;
+    if (!held) keepAlive(timer, false);
+    return ms;
+  }
+  function onTimer() {
+    timer = null;
+    timerAt = Infinity;
+    if (!host.dead) {
+      try {
+        schedule(raw.wasmexport_drive());
+      } catch (e) {
+        kill(e);
+      }
+    }
+  }
+  function hold(on) {
+    held = on;
+    if (timer !== null) keepAlive(timer, on);
+  }
+
+  // `[task-return]NAME(id, result)`: resolves the call, or keeps the result for a call that has
+  // not returned its status yet.
+  function taskReturn(id, value) {
+    const call = calls.get(id);
+    if (call === undefined) {
+      early.set(id, value);
+      return;
+    }
+    calls.delete(id);
+    if (calls.size === 0) hold(false);
+    call.resolve(value);
+  }
+
+  function pendingExport(fn) {
+    return (...args) => {
+      if (host.dead) return Promise.reject(deadError());
+      let status;
+      try {
+        status = fn(...args);
+      } catch (e) {
+        kill(e);
+        return Promise.reject(e);
+      }
+      const id = status >>> 4;
+      let result;
+      if ((status & 3) === EXIT) {
+        const value = early.get(id);
+        early.delete(id);
+        result = Promise.resolve(value);
+      } else {
+        result = new Promise((resolve, reject) => calls.set(id, { resolve, reject }));
+        if (!held) hold(true);
+      }
+      if (status & TIMER) {
+        try {
+          schedule(raw.wasmexport_drive());
+        } catch (e) {
+          kill(e);
+        }
+      }
+      return result;
+    };
+  }
+
+  function plainExport(fn) {
+    return (...args) => enter(() => fn(...args));
+  }
+
+  // An operation of an async import settled: hand its value or bytes to the guest.
+  function settle(token, v, name) {
+    tokens.delete(token);
+    if (host.dead) return;
+    let bytes = null;
+    if (typeof v !== 'number' && typeof v !== 'boolean' && v !== undefined && v !== null) {
+      bytes = asBytes(v);
+      if (bytes === null) {
+        onRejection?.(new TypeError(`async import ${name} settled with ${typeof v}: expected a number or bytes`), name);
+        v = REJECTED;
+      }
+    }
+    try {
+      if (bytes === null) {
+        schedule(raw.wasmexport_complete(token, Number(v ?? 0) | 0));
+      } else {
+        // A buffer of at least one byte: one of 0 bytes is none, and the guest would see Err(0).
+        const ptr = raw.wasmexport_buffer(token, Math.max(bytes.length, 1));
+        view(ptr, bytes.length).set(bytes);
+        schedule(raw.wasmexport_complete(token, bytes.length));
+      }
+    } catch (e) {
+      kill(e);
+    }
+  }
+
+  function asyncImport(fn, name) {
+    return (...args) => {
+      do nextToken = nextToken >= 0x7fffffff ? 1 : nextToken + 1;
+      while (tokens.has(nextToken));
+      const token = nextToken;
+      tokens.add(token);
+      let p;
+      try {
+        p = fn(...args);
+      } catch (e) {
+        p = Promise.reject(e);
+      }
+      Promise.resolve(p).then(
+        (v) => settle(token, v, name),
+        (e) => {
+          onRejection?.(e, name);
+          settle(token, REJECTED, name);
+        },
+      );
+      return token;
+    };
+  }
+
+  // The import object: WASI, the caller's imports, the async imports, the task-return imports.
+  const given = (o) => (typeof o === 'function' ? o(host) : o) ?? {};
+  const importObject = {};
+  if (wasi) importObject.wasi_snapshot_preview1 = wasi.wasiImport ?? wasi.getImportObject().wasi_snapshot_preview1;
+  for (const [m, fns] of Object.entries(given(options.imports))) importObject[m] = { ...importObject[m], ...fns };
+  const asyncImports = given(options.asyncImports);
+  for (const [m, fns] of Object.entries(asyncImports)) {
+    importObject[m] ??= {};
+    for (const [n, fn] of Object.entries(fns)) importObject[m][n] = asyncImport(fn, `${m}.${n}`);
+  }
+  const pendingNames = new Set();
+  const missing = [];
+  for (const { module: m, name, kind } of WebAssembly.Module.imports(module)) {
+    if (m === 'wasmexport' && name.startsWith(TASK_RETURN) && kind === 'function') {
+      pendingNames.add(name.slice(TASK_RETURN.length));
+      importObject[m] ??= {};
+      importObject[m][name] ??= taskReturn;
+    } else if (importObject[m]?.[name] === undefined) {
+      missing.push(`${m}.${name}`);
+    }
+  }
+  if (missing.length) {
+    const hint = missing.some((i) => i.startsWith('wasi_snapshot_preview1.')) ? ' (pass `wasi`)' : '';
+    throw new Error(`wasmexport-host: the module imports what was not given${hint}: ${missing.join(', ')}`);
+  }
+  const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  const needed = pendingNames.size > 0 || Object.keys(asyncImports).length > 0;
+  const lacking = PROTOCOL.filter((p) => !exported.has(p));
+  if (needed && lacking.length) {
+    throw new Error(`wasmexport-host: the module lacks ${lacking.join(', ')}: add \`wasmexport::async_abi!();\` to it`);
+  }
+
+  const instance = await WebAssembly.instantiate(module, importObject);
+  raw = instance.exports;
+  host.instance = instance;
+  host.memory = raw.memory ?? null;
+  for (const [name, value] of Object.entries(raw)) {
+    if (PROTOCOL.includes(name)) continue;
+    if (typeof value !== 'function') host.exports[name] = value;
+    else host.exports[name] = pendingNames.has(name) ? pendingExport(value) : plainExport(value);
+  }
+  Object.freeze(host.exports);
+  try {
+    if (wasi?.initialize) wasi.initialize(instance);
+    else raw._initialize?.();
+  } catch (e) {
+    kill(e);
+    throw e;
+  }
+  return host;
+}
