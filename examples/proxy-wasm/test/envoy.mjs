@@ -13,13 +13,19 @@ export const SDK_FILTER = process.env.PROXY_WASM_SDK_FILTER;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** A cluster of one loopback endpoint. */
+/** A cluster of one loopback endpoint, spoken to in HTTP/1 with trailers. */
 export function cluster(name, port) {
   const address = { socket_address: { address: '127.0.0.1', port_value: port } };
   return {
     name,
     connect_timeout: '1s',
     type: 'STATIC',
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http_protocol_options: { enable_trailers: true } },
+      },
+    },
     load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address } }] }] },
   };
 }
@@ -48,7 +54,10 @@ export function route(cluster) {
     : { match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'ok\n' } } };
 }
 
-/** An HTTP listener on 127.0.0.1, port chosen by the kernel, with `filters` then the router. */
+/**
+ * An HTTP listener on 127.0.0.1, port chosen by the kernel, with `filters` then the router;
+ * it passes on HTTP/1 trailers.
+ */
 export function listener(name, filters, routes) {
   const router = {
     name: 'envoy.filters.http.router',
@@ -64,6 +73,7 @@ export function listener(name, filters, routes) {
           '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
           stat_prefix: name,
           route_config: { virtual_hosts: [{ name, domains: ['*'], routes }] },
+          http_protocol_options: { enable_trailers: true },
           http_filters: [...filters, router],
         },
       }],
@@ -144,11 +154,12 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
 /**
  * One HTTP request; resolves with status, headers, body (text) and the time it took. A `body`
- * that is an array is sent in chunks, 30 ms apart (chunked transfer encoding). With
+ * that is an array is sent in chunks, 30 ms apart (chunked transfer encoding), `trailers`
+ * after it. With
  * `abortAfterMs`, the client closes the connection after that long (the promise rejects);
  * without, after 20 s, so that a request the filter never answers fails its test.
  */
-export function request(url, { method = 'GET', headers = {}, body, keepAlive = true, abortAfterMs } = {}) {
+export function request(url, { method = 'GET', headers = {}, body, trailers, keepAlive = true, abortAfterMs } = {}) {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const req = http.request(url, { method, headers, agent: keepAlive ? agent : false }, (res) => {
@@ -168,6 +179,7 @@ export function request(url, { method = 'GET', headers = {}, body, keepAlive = t
     const timer = setTimeout(() => req.destroy(new Error(`no answer after ${limit} ms: ${method} ${url}`)), limit);
     timer.unref();
     req.on('close', () => clearTimeout(timer));
+    if (trailers) req.addTrailers(trailers);
     if (!Array.isArray(body)) {
       req.end(body);
       return;

@@ -14,7 +14,7 @@ const echoed = (response) => JSON.parse(response.body);
 before(async () => {
   upstream = await server((req, body) => ({
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ path: req.url, headers: req.headers, body }),
+    body: JSON.stringify({ path: req.url, headers: req.headers, body, trailers: req.trailers }),
   }));
   // `Bearer USER:ok` is USER; any other token is refused.
   auth = await server((req) => {
@@ -141,6 +141,21 @@ test('the body: awaited by the handler, refused with a 403 or let through intact
   const split = await request(url('main', '/body'), { method: 'POST', body: ['forb', 'idd', 'en'] });
   assert.equal(split.status, 403);
   assert.equal(upstream.requests, seen + 1);
+  // Trailers end the request: the body is the handler's then, and the trailers go on too.
+  const trailed = await request(url('main', '/body'), {
+    method: 'POST',
+    headers: { te: 'trailers' },
+    body: ['with ', 'trailers'],
+    trailers: { 'x-trailer': 'end' },
+  });
+  assert.equal(echoed(trailed).body, 'with trailers');
+  assert.equal(echoed(trailed).trailers['x-trailer'], 'end');
+  const refusedWithTrailers = await request(url('main', '/body'), {
+    method: 'POST',
+    body: ['forbid', 'den'],
+    trailers: { 'x-trailer': 'end' },
+  });
+  assert.equal(refusedWithTrailers.status, 403);
 });
 
 test('200 overlapping requests, each answered by its own task', async () => {

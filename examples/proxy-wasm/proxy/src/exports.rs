@@ -1,8 +1,8 @@
 //! The proxy-wasm ABI 0.2.1 callbacks, each a plain `fn` export. Callbacks this filter type
-//! has no use for (response headers and body, trailers, connections, queues, `proxy_on_done`,
-//! `proxy_on_log`) are not exported: Envoy then does what they would do by default.
+//! has no use for (the response's, connections, queues, `proxy_on_done`, `proxy_on_log`) are
+//! not exported: Envoy then does what they would do by default, without calling the module.
 
-use crate::request::Request;
+use crate::request::{Request, Stream};
 use crate::state::{self, Callback};
 use crate::{abi, callout};
 use wasmexport::wasmexport;
@@ -75,7 +75,24 @@ fn proxy_on_request_body(context_id: u32, body_size: usize, end_of_stream: bool)
         // Until the end, Envoy buffers the body while the handler holds the request.
         return stream.body_action(false);
     }
-    let _callback = Callback::new(context_id);
+    end_request(&stream, body_size)
+}
+
+/// Request trailers end a request whose last body callback did not.
+#[wasmexport]
+fn proxy_on_request_trailers(context_id: u32, _trailers: u32) -> u32 {
+    let Some(stream) = state::stream(context_id) else { return abi::CONTINUE };
+    if stream.finished.get() || stream.end_of_stream.get() {
+        return stream.body_action(true);
+    }
+    // The body Envoy buffered, whatever its size.
+    end_request(&stream, u32::MAX as usize)
+}
+
+/// The request has arrived in full: hands the body Envoy buffered (up to `body_size` bytes)
+/// to the handler and runs it as far as it goes.
+fn end_request(stream: &Stream, body_size: usize) -> u32 {
+    let _callback = Callback::new(stream.id);
     let body = abi::buffer(abi::REQUEST_BODY, body_size).unwrap_or_default();
     stream.end_of_stream.set(true);
     *stream.body.borrow_mut() = Some(body);
