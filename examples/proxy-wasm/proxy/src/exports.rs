@@ -27,6 +27,7 @@ fn proxy_on_memory_allocate(size: usize) -> *mut u8 {
     ptr
 }
 
+/// A root context (a plugin configuration, `parent_id` 0) or a stream (a request) begins.
 #[wasmexport]
 fn proxy_on_context_create(context_id: u32, parent_id: u32) {
     if parent_id == 0 {
@@ -36,11 +37,13 @@ fn proxy_on_context_create(context_id: u32, parent_id: u32) {
     }
 }
 
+/// Nothing to do when the VM starts: the filter is built per configuration.
 #[wasmexport]
 fn proxy_on_vm_start(_root_id: u32, _vm_configuration_size: usize) -> bool {
     true
 }
 
+/// Builds the root's filter from its configuration (`Filter::configure`).
 #[wasmexport]
 fn proxy_on_configure(root_id: u32, configuration_size: usize) -> bool {
     let _callback = Callback::new(root_id);
@@ -48,12 +51,14 @@ fn proxy_on_configure(root_id: u32, configuration_size: usize) -> bool {
     state::configure(root_id, &config)
 }
 
+/// The tick set from the next timer's deadline: fires what is due, runs what it woke.
 #[wasmexport]
 fn proxy_on_tick(root_id: u32) {
     let _callback = Callback::new(root_id);
     state::run(root_id);
 }
 
+/// A request's headers: its handler starts as a task and runs as far as it goes.
 #[wasmexport]
 fn proxy_on_request_headers(context_id: u32, _headers: usize, end_of_stream: bool) -> u32 {
     let Some(stream) = state::stream(context_id) else { return abi::CONTINUE };
@@ -68,6 +73,7 @@ fn proxy_on_request_headers(context_id: u32, _headers: usize, end_of_stream: boo
     stream.headers_action()
 }
 
+/// Body data, after the headers went on: buffered until the last, which ends the request.
 #[wasmexport]
 fn proxy_on_request_body(context_id: u32, body_size: usize, end_of_stream: bool) -> u32 {
     let Some(stream) = state::stream(context_id) else { return abi::CONTINUE };
@@ -105,6 +111,7 @@ fn end_request(stream: &Stream, body_size: usize) -> u32 {
     stream.body_action(true)
 }
 
+/// A callout's response (or its failure, with no headers): wakes its future.
 #[wasmexport]
 fn proxy_on_http_call_response(
     context_id: u32,
@@ -118,6 +125,7 @@ fn proxy_on_http_call_response(
     state::run(state::root_of(context_id));
 }
 
+/// A context ends; a request's unfinished handler is dropped.
 #[wasmexport]
 fn proxy_on_delete(context_id: u32) {
     let Some(stream) = state::remove(context_id) else { return };
