@@ -1,0 +1,548 @@
+//! The driver: the one thread that owns the store and makes every call into the module, in the
+//! order its messages arrive. Calls from tokio tasks, completions of host operations and timer
+//! expiries all reach it through one unbounded channel; answers go back through oneshots.
+//!
+//! Why a thread and not a tokio task: wasmtime-wasi's synchronous WASI functions (`fd_write`,
+//! the runtime's trap lines) block on a tokio runtime of their own, which panics inside a task
+//! of the caller's runtime. The guest's calls never block (waiting is the host's job in this
+//! ABI), so the thread is busy exactly as long as the module runs.
+//!
+//! Invariants:
+//! - `pending` holds the calls that returned `WAIT` and have not been resolved; each is resolved
+//!   exactly once: by its `[task-return]`, or failed by a poisoning.
+//! - `StoreData::delivered` is empty between messages: every call into the module is followed
+//!   by `settle`, which matches what it delivered.
+//! - Once `poisoned` is set, nothing calls into the module again; every pending call has been
+//!   failed and every host operation aborted.
+
+use crate::error::{Error, ErrorKind};
+use crate::stderr::GuestStderr;
+use crate::values::{CatchUnwind, Completion, ResultType, TaskResult};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use wasmtime::{Func, Instance, Linker, Memory, Module, Store, TypedFunc, Val};
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+/// Status codes of a pending export (docs/async-abi.md).
+const EXIT: i32 = 0;
+const WAIT: i32 = 2;
+const TIMER: i32 = 8;
+/// The prefix of the imports through which results come back.
+pub(crate) const TASK_RETURN: &str = "[task-return]";
+
+/// What the driver thread receives.
+pub(crate) enum Msg {
+    /// A call from a [`Host`](crate::Host) method; it sends its own answer.
+    Run(Box<dyn FnOnce(&mut Driver) + Send>),
+    /// A host operation finished.
+    Complete { token: i32, completion: Completion },
+    /// A host operation's future panicked.
+    ImportPanicked { token: i32, import: Arc<str>, message: String },
+    /// The deadline the module asked for has passed.
+    Timer,
+}
+
+/// The store's data: WASI, the results the module delivered during the current call, and the
+/// host operations in flight. Its fields are the host's own; sync imports defined through
+/// [`Builder::linker`](crate::Builder::linker) receive it in their `Caller` and have no use for it.
+pub struct StoreData {
+    pub(crate) wasi: WasiP1Ctx,
+    pub(crate) delivered: Vec<Delivered>,
+    pub(crate) ops: Ops,
+}
+
+/// A result the module delivered through `[task-return]EXPORT`.
+pub(crate) struct Delivered {
+    export: Arc<str>,
+    id: u32,
+    value: Option<Val>,
+}
+
+/// The host operations in flight, by token.
+pub(crate) struct Ops {
+    pub(crate) handle: Handle,
+    pub(crate) tx: mpsc::WeakUnboundedSender<Msg>,
+    in_flight: HashMap<i32, AbortHandle>,
+    next: i32,
+}
+
+impl Ops {
+    pub(crate) fn new(handle: Handle, tx: mpsc::WeakUnboundedSender<Msg>) -> Ops {
+        Ops { handle, tx, in_flight: HashMap::new(), next: 1 }
+    }
+
+    /// Runs `future` on the caller's runtime as host operation `import`; returns its token, a
+    /// positive `i32` that no other operation in flight has.
+    pub(crate) fn start<F>(&mut self, import: &Arc<str>, future: F) -> i32
+    where
+        F: Future<Output = Completion> + Send + 'static,
+    {
+        let token = loop {
+            let token = self.next;
+            self.next = if token == i32::MAX { 1 } else { token + 1 };
+            if !self.in_flight.contains_key(&token) {
+                break token;
+            }
+        };
+        let tx = self.tx.clone();
+        let import = import.clone();
+        let future = CatchUnwind(Box::pin(future));
+        let task = self.handle.spawn(async move {
+            let msg = match future.await {
+                Ok(completion) => Msg::Complete { token, completion },
+                Err(message) => Msg::ImportPanicked { token, import, message },
+            };
+            if let Some(tx) = tx.upgrade() {
+                // The driver may be gone (the host was dropped): then nobody waits for it.
+                let _ = tx.send(msg);
+            }
+        });
+        self.in_flight.insert(token, task.abort_handle());
+        token
+    }
+}
+
+/// Where a pending call's result goes.
+pub(crate) type Reply = oneshot::Sender<Result<Option<Val>, Error>>;
+
+struct Pending {
+    export: Arc<str>,
+    reply: Reply,
+}
+
+/// What calling an export gave: the outer error means the call was refused before it ran (the
+/// types do not match), the inner one that it trapped.
+pub(crate) type Invoked<T> = Result<wasmtime::Result<T>, Error>;
+
+pub(crate) struct Driver {
+    store: Store<StoreData>,
+    instance: Instance,
+    memory: Memory,
+    drive: TypedFunc<(), i32>,
+    complete: TypedFunc<(i32, i32), i32>,
+    buffer: TypedFunc<(i32, i32), i32>,
+    /// Each pending export (one with a `[task-return]` import) and its result type.
+    returns: HashMap<String, Option<ResultType>>,
+    pending: HashMap<u32, Pending>,
+    poisoned: Option<Error>,
+    deadline: watch::Sender<Option<Instant>>,
+    stderr: GuestStderr,
+}
+
+impl Driver {
+    /// Defines the `[task-return]` imports, instantiates `module` and calls `_initialize`.
+    pub(crate) fn new(
+        module: &Module,
+        mut linker: Linker<StoreData>,
+        data: StoreData,
+        stderr: GuestStderr,
+        deadline: watch::Sender<Option<Instant>>,
+    ) -> Result<Driver, Error> {
+        let setup = |e: wasmtime::Error| Error::new(ErrorKind::Setup, format!("{e:?}"));
+        let returns = define_task_returns(module, &mut linker)?;
+        let mut store = Store::new(module.engine(), data);
+        let instance = linker.instantiate(&mut store, module).map_err(setup)?;
+        let missing = |what: &str, e: wasmtime::Error| {
+            Error::new(
+                ErrorKind::Setup,
+                format!(
+                    "the module does not speak the host-async ABI: {what}: {e} (a wasmexport \
+                     guest adds `wasmexport::async_abi!();`)"
+                ),
+            )
+        };
+        let drive = instance
+            .get_typed_func(&mut store, "wasmexport_drive")
+            .map_err(|e| missing("wasmexport_drive() -> i32", e))?;
+        let complete = instance
+            .get_typed_func(&mut store, "wasmexport_complete")
+            .map_err(|e| missing("wasmexport_complete(i32, i32) -> i32", e))?;
+        let buffer = instance
+            .get_typed_func(&mut store, "wasmexport_buffer")
+            .map_err(|e| missing("wasmexport_buffer(i32, i32) -> i32", e))?;
+        let Some(memory) = instance.get_memory(&mut store, "memory") else {
+            return Err(Error::new(ErrorKind::Setup, "the module exports no memory"));
+        };
+        if let Some(init) = instance.get_func(&mut store, "_initialize") {
+            let init = init.typed::<(), ()>(&store).map_err(setup)?;
+            if let Err(trap) = init.call(&mut store, ()) {
+                return Err(Error::trap("_initialize", stderr.take_line(), &trap));
+            }
+        }
+        Ok(Driver {
+            store,
+            instance,
+            memory,
+            drive,
+            complete,
+            buffer,
+            returns,
+            pending: HashMap::new(),
+            poisoned: None,
+            deadline,
+            stderr,
+        })
+    }
+
+    /// Handles messages until every [`Host`](crate::Host) handle is gone.
+    pub(crate) fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        while let Some(msg) = rx.blocking_recv() {
+            match msg {
+                Msg::Run(f) => f(&mut self),
+                Msg::Complete { token, completion } => self.complete(token, completion),
+                Msg::ImportPanicked { token, import, message } => {
+                    self.store.data_mut().ops.in_flight.remove(&token);
+                    if self.poisoned.is_none() {
+                        self.poison(Error::new(
+                            ErrorKind::HostPanic,
+                            format!(
+                                "the async host function {import} panicked ({message}): the guest's \
+                                 future for its token can never complete"
+                            ),
+                        ));
+                    }
+                }
+                Msg::Timer => {
+                    if self.poisoned.is_none() {
+                        // A trap poisons the instance; the pending calls get the error.
+                        let _ = self.drive_now("wasmexport_drive");
+                    }
+                    // Always tell the timer task, even if the deadline did not change: it waits
+                    // for a new one after each expiry.
+                    let next = *self.deadline.borrow();
+                    self.deadline.send_replace(next);
+                }
+            }
+        }
+    }
+
+    /// Calls pending export `export` through `invoke` and answers `reply` when its result comes.
+    pub(crate) fn start_pending<R: TaskResult>(
+        &mut self,
+        export: Arc<str>,
+        reply: Reply,
+        invoke: impl FnOnce(&mut Store<StoreData>, Func) -> Invoked<i32>,
+    ) {
+        if let Some(cause) = &self.poisoned {
+            let _ = reply.send(Err(Error::poisoned(cause)));
+            return;
+        }
+        let func = match self.pending_export::<R>(&export) {
+            Ok(func) => func,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        let status = match invoke(&mut self.store, func) {
+            Err(refused) => {
+                let _ = reply.send(Err(refused));
+                return;
+            }
+            Ok(Err(trap)) => {
+                let e = self.trapped(&export, &trap);
+                let _ = reply.send(Err(e));
+                return;
+            }
+            Ok(Ok(status)) => status,
+        };
+        let id = (status as u32) >> 4;
+        match status & 3 {
+            EXIT => {
+                let data = self.store.data_mut();
+                let mine = data.delivered.iter().position(|d| d.id == id && d.export == export);
+                match mine {
+                    Some(i) => {
+                        let _ = reply.send(Ok(data.delivered.remove(i).value));
+                    }
+                    None => {
+                        let e = self.protocol(format!(
+                            "{export:?} returned EXIT (status {status:#x}) without delivering call \
+                             {id}'s result through `{TASK_RETURN}{export}` during the call"
+                        ));
+                        let _ = reply.send(Err(e));
+                        return;
+                    }
+                }
+            }
+            WAIT if id != 0 && !self.pending.contains_key(&id) => {
+                self.pending.insert(id, Pending { export, reply });
+            }
+            _ => {
+                let e = self.protocol(format!(
+                    "{export:?} returned status {status:#x}: neither EXIT (0) nor WAIT (2) with the \
+                     id of no other pending call"
+                ));
+                let _ = reply.send(Err(e));
+                return;
+            }
+        }
+        self.settle();
+        if status & TIMER != 0 && self.poisoned.is_none() {
+            // A trap poisons the instance; the pending calls get the error.
+            let _ = self.drive_now("wasmexport_drive");
+        }
+    }
+
+    /// The export to call for a pending call of `export` with result type `R`.
+    fn pending_export<R: TaskResult>(&mut self, export: &str) -> Result<Func, Error> {
+        let usage = |message: String| Error::new(ErrorKind::Usage, message);
+        match self.returns.get(export) {
+            None => {
+                return Err(usage(format!(
+                    "{export:?} is not a pending export of this module: it imports no \
+                     `{TASK_RETURN}{export}`"
+                )));
+            }
+            Some(ty) if *ty != R::TYPE => {
+                return Err(usage(format!(
+                    "the result of pending export {export:?} is {ty:?} in wasm, and {} is {:?}",
+                    std::any::type_name::<R>(),
+                    R::TYPE
+                )));
+            }
+            Some(_) => {}
+        }
+        match self.instance.get_func(&mut self.store, export) {
+            Some(func) => Ok(func),
+            None => Err(usage(format!(
+                "the module imports `{TASK_RETURN}{export}` but exports no function {export:?}"
+            ))),
+        }
+    }
+
+    /// Calls plain export `export` through `invoke`; results it delivers for pending calls
+    /// resolve them.
+    pub(crate) fn call<T>(
+        &mut self,
+        export: &str,
+        invoke: impl FnOnce(&mut Store<StoreData>, Func) -> Invoked<T>,
+    ) -> Result<T, Error> {
+        if let Some(cause) = &self.poisoned {
+            return Err(Error::poisoned(cause));
+        }
+        let Some(func) = self.instance.get_func(&mut self.store, export) else {
+            return Err(Error::new(ErrorKind::Usage, format!("the module exports no {export:?}")));
+        };
+        match invoke(&mut self.store, func)? {
+            Ok(out) => {
+                self.settle();
+                match &self.poisoned {
+                    Some(e) => Err(e.clone()),
+                    None => Ok(out),
+                }
+            }
+            Err(trap) => Err(self.trapped(export, &trap)),
+        }
+    }
+
+    /// Runs ready tasks and due timers: `wasmexport_drive`. Returns the time to the next timer.
+    pub(crate) fn drive_now(&mut self, during: &str) -> Result<Option<Duration>, Error> {
+        if let Some(cause) = &self.poisoned {
+            return Err(Error::poisoned(cause));
+        }
+        match self.drive.call(&mut self.store, ()) {
+            Ok(ms) => {
+                self.settle();
+                self.set_timer(ms);
+                match &self.poisoned {
+                    Some(e) => Err(e.clone()),
+                    None => Ok((ms >= 0).then(|| Duration::from_millis(ms as u64))),
+                }
+            }
+            Err(trap) => Err(self.trapped(during, &trap)),
+        }
+    }
+
+    pub(crate) fn memory_size(&self) -> usize {
+        self.memory.data_size(&self.store)
+    }
+
+    /// Completes host operation `token`: for bytes through a buffer the module reserves.
+    fn complete(&mut self, token: i32, completion: Completion) {
+        self.store.data_mut().ops.in_flight.remove(&token);
+        if self.poisoned.is_some() {
+            return;
+        }
+        let value = match completion {
+            Completion::Value(value) => value,
+            Completion::Bytes(bytes) => match self.fill_buffer(token, &bytes) {
+                Some(len) => len,
+                None => return,
+            },
+        };
+        match self.complete.call(&mut self.store, (token, value)) {
+            Ok(ms) => {
+                self.settle();
+                self.set_timer(ms);
+            }
+            Err(trap) => {
+                self.trapped("wasmexport_complete", &trap);
+            }
+        }
+    }
+
+    /// Reserves a buffer for `bytes` and copies them there; returns their length, or `None`
+    /// after poisoning the instance.
+    fn fill_buffer(&mut self, token: i32, bytes: &[u8]) -> Option<i32> {
+        let Ok(len) = i32::try_from(bytes.len()) else {
+            self.poison(Error::new(
+                ErrorKind::Protocol,
+                format!("host operation {token} completed with {} bytes: more than 2^31 - 1", bytes.len()),
+            ));
+            return None;
+        };
+        let ptr = match self.buffer.call(&mut self.store, (token, len)) {
+            Ok(ptr) => ptr,
+            Err(trap) => {
+                self.trapped("wasmexport_buffer", &trap);
+                return None;
+            }
+        };
+        if len > 0 {
+            let written = if ptr > 0 {
+                self.memory.write(&mut self.store, ptr as usize, bytes).is_ok()
+            } else {
+                false
+            };
+            if !written {
+                self.protocol(format!(
+                    "wasmexport_buffer({token}, {len}) returned {ptr}, where {len} bytes do not fit"
+                ));
+                return None;
+            }
+        }
+        Some(len)
+    }
+
+    /// Resolves the pending calls whose results the module delivered during the last call.
+    fn settle(&mut self) {
+        let mut delivered = std::mem::take(&mut self.store.data_mut().delivered);
+        for d in delivered.drain(..) {
+            match self.pending.remove(&d.id) {
+                Some(p) if p.export == d.export => {
+                    // The caller may have stopped waiting: then the result goes nowhere.
+                    let _ = p.reply.send(Ok(d.value));
+                }
+                other => {
+                    if self.poisoned.is_some() {
+                        continue;
+                    }
+                    let whose = match &other {
+                        Some(p) => format!("which is a pending call of {:?}", p.export),
+                        None => "which the host never saw (no call is pending with it)".into(),
+                    };
+                    let e = self.protocol(format!(
+                        "`{TASK_RETURN}{}` delivered a result for call id {}, {whose}",
+                        d.export, d.id
+                    ));
+                    if let Some(p) = other {
+                        let _ = p.reply.send(Err(e));
+                    }
+                }
+            }
+        }
+        self.store.data_mut().delivered = delivered;
+    }
+
+    /// Poisons the instance after a trap during `during`; returns the trap's error. Results the
+    /// module delivered before it trapped still resolve their calls.
+    fn trapped(&mut self, during: &str, trap: &wasmtime::Error) -> Error {
+        let e = Error::trap(during, self.stderr.take_line(), trap);
+        self.settle();
+        self.poison(e.clone());
+        e
+    }
+
+    /// Poisons the instance for a protocol violation described by `message`; returns the error.
+    fn protocol(&mut self, message: String) -> Error {
+        let e = Error::new(ErrorKind::Protocol, format!("the module broke the host-async ABI: {message}"));
+        self.poison(e.clone());
+        e
+    }
+
+    /// Fails every pending call with `e`, aborts every host operation, stops the timer, and
+    /// refuses every later call.
+    fn poison(&mut self, e: Error) {
+        self.poisoned = Some(e.clone());
+        for (_, p) in self.pending.drain() {
+            let _ = p.reply.send(Err(e.clone()));
+        }
+        let data = self.store.data_mut();
+        data.delivered.clear();
+        for (_, task) in data.ops.in_flight.drain() {
+            task.abort();
+        }
+        self.deadline.send_replace(None);
+    }
+
+    /// Arms the timer task for `ms` milliseconds from now, or disarms it for -1.
+    fn set_timer(&mut self, ms: i32) {
+        let next = (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64));
+        self.deadline.send_if_modified(|deadline| {
+            let changed = *deadline != next;
+            *deadline = next;
+            changed
+        });
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        for (_, task) in self.store.data_mut().ops.in_flight.drain() {
+            task.abort();
+        }
+    }
+}
+
+/// Defines each `wasmexport` `[task-return]NAME(id, result?)` import of `module` to record what
+/// it delivers; returns each NAME with its result type.
+fn define_task_returns(
+    module: &Module,
+    linker: &mut Linker<StoreData>,
+) -> Result<HashMap<String, Option<ResultType>>, Error> {
+    let mut returns = HashMap::new();
+    for import in module.imports() {
+        let Some(export) = import.name().strip_prefix(TASK_RETURN) else { continue };
+        if import.module() != "wasmexport" {
+            continue;
+        }
+        let bad = |why: &str| {
+            Error::new(
+                ErrorKind::Setup,
+                format!("import wasmexport.{:?}: {why}", import.name()),
+            )
+        };
+        let Some(ty) = import.ty().func().cloned() else {
+            return Err(bad("not a function"));
+        };
+        let params: Vec<_> = ty.params().collect();
+        let result = match params.as_slice() {
+            [id] if id.is_i32() => None,
+            [id, value] if id.is_i32() => match ResultType::of(value) {
+                Some(t) => Some(t),
+                None => return Err(bad("the result is not an i32, i64, f32 or f64")),
+            },
+            _ => return Err(bad("expected (id: i32) or (id: i32, result)")),
+        };
+        if ty.results().len() != 0 {
+            return Err(bad("it must return nothing"));
+        }
+        let name: Arc<str> = export.into();
+        linker
+            .func_new("wasmexport", import.name(), ty, move |mut caller, params, _| {
+                let id = params[0].unwrap_i32() as u32;
+                let value = params.get(1).cloned();
+                caller.data_mut().delivered.push(Delivered { export: name.clone(), id, value });
+                Ok(())
+            })
+            .map_err(|e| bad(&format!("{e:?}")))?;
+        returns.insert(export.to_string(), result);
+    }
+    Ok(returns)
+}
