@@ -148,39 +148,58 @@ export async function instantiate(source, options = {}) {
     call.resolve(value);
   }
 
-  function pendingExport(fn) {
-    return (...args) => {
-      if (host.dead) return Promise.reject(deadError());
-      let status;
+  // A pending export's status: the Promise of its result.
+  function started(status) {
+    const id = status >>> 4;
+    let result;
+    if ((status & 3) === EXIT) {
+      result = Promise.resolve(early.get(id));
+      early.delete(id);
+    } else {
+      result = new Promise((resolve, reject) => calls.set(id, { resolve, reject }));
+      if (!held) hold(true);
+    }
+    if (status & TIMER) {
       try {
-        status = fn(...args);
+        schedule(raw.wasmexport_drive());
       } catch (e) {
         kill(e);
-        return Promise.reject(e);
       }
-      const id = status >>> 4;
-      let result;
-      if ((status & 3) === EXIT) {
-        const value = early.get(id);
-        early.delete(id);
-        result = Promise.resolve(value);
-      } else {
-        result = new Promise((resolve, reject) => calls.set(id, { resolve, reject }));
-        if (!held) hold(true);
-      }
-      if (status & TIMER) {
-        try {
-          schedule(raw.wasmexport_drive());
-        } catch (e) {
-          kill(e);
-        }
-      }
-      return result;
-    };
+    }
+    return result;
   }
+  function failed(e) {
+    kill(e);
+    return Promise.reject(e);
+  }
+  const rejectDead = () => Promise.reject(deadError());
+  const throwDead = () => {
+    throw deadError();
+  };
+  const trapped = (e) => {
+    kill(e);
+    throw e;
+  };
 
+  // The wrappers take up to three arguments one by one: a rest parameter costs a call more than
+  // the call into wasm itself.
+  function pendingExport(fn) {
+    switch (fn.length) {
+      case 0: return () => { if (host.dead) return rejectDead(); let s; try { s = fn(); } catch (e) { return failed(e); } return started(s); };
+      case 1: return (a) => { if (host.dead) return rejectDead(); let s; try { s = fn(a); } catch (e) { return failed(e); } return started(s); };
+      case 2: return (a, b) => { if (host.dead) return rejectDead(); let s; try { s = fn(a, b); } catch (e) { return failed(e); } return started(s); };
+      case 3: return (a, b, c) => { if (host.dead) return rejectDead(); let s; try { s = fn(a, b, c); } catch (e) { return failed(e); } return started(s); };
+      default: return (...args) => { if (host.dead) return rejectDead(); let s; try { s = fn(...args); } catch (e) { return failed(e); } return started(s); };
+    }
+  }
   function plainExport(fn) {
-    return (...args) => enter(() => fn(...args));
+    switch (fn.length) {
+      case 0: return () => { if (host.dead) throwDead(); try { return fn(); } catch (e) { trapped(e); } };
+      case 1: return (a) => { if (host.dead) throwDead(); try { return fn(a); } catch (e) { trapped(e); } };
+      case 2: return (a, b) => { if (host.dead) throwDead(); try { return fn(a, b); } catch (e) { trapped(e); } };
+      case 3: return (a, b, c) => { if (host.dead) throwDead(); try { return fn(a, b, c); } catch (e) { trapped(e); } };
+      default: return (...args) => { if (host.dead) throwDead(); try { return fn(...args); } catch (e) { trapped(e); } };
+    }
   }
 
   // An operation of an async import settled: hand its value or bytes to the guest.

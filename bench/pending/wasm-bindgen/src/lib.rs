@@ -4,9 +4,10 @@
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-#[wasm_bindgen(module = "host")]
+#[wasm_bindgen]
 extern "C" {
-    /// The host's async operation: a Promise of a number.
+    /// The host's async operation: a Promise of a number (the bench defines `pendingBench.op`).
+    #[wasm_bindgen(js_namespace = pendingBench)]
     fn op(x: i32) -> js_sys::Promise;
 }
 
