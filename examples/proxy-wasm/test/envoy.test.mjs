@@ -10,6 +10,11 @@ import { FILTER, cluster, listener, request, route, server, startEnvoy, wasmFilt
 let upstream, auth, envoy;
 const url = (name, path) => `http://127.0.0.1:${envoy.ports[name]}${path}`;
 const echoed = (response) => JSON.parse(response.body);
+/** Waits (up to 5 s) for Envoy's log to have a line matching `re`: its output comes later. */
+async function logged(re) {
+  for (let i = 0; i < 100 && !re.test(envoy.log()); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(envoy.log(), re);
+}
 
 before(async () => {
   upstream = await server((req, body) => ({
@@ -28,6 +33,8 @@ before(async () => {
       listener('main', [filter('main', 'main', { configuration: 'ttl_ms=60000' })], toUpstream),
       // A second plugin configuration in the same VM: no cache, a callout per request.
       listener('nocache', [filter('main', 'nocache', { configuration: 'ttl_ms=0' })], toUpstream),
+      // Callouts to a cluster Envoy does not have.
+      listener('nowhere', [filter('main', 'nowhere', { configuration: 'cluster=nowhere' })], toUpstream),
       listener('closed', [filter('closed', 'closed')], toUpstream),
       listener('open', [filter('open', 'open', { failOpen: true })], toUpstream),
       listener('reload', [(() => {
@@ -84,6 +91,15 @@ test('an awaited callout that denies: a 403 local reply, the upstream never sees
   assert.equal(none.status, 403);
   assert.equal(none.body, 'no token\n');
   assert.equal(upstream.requests, seen);
+});
+
+test('a handler that fails: a callout to a cluster Envoy lacks is answered 500, and logged', async () => {
+  const seen = upstream.requests;
+  const r = await request(url('nowhere', '/api/x'), { headers: { authorization: 'Bearer alice:ok' } });
+  assert.equal(r.status, 500);
+  assert.equal(r.body, 'filter error\n');
+  assert.equal(upstream.requests, seen);
+  await logged(/request handler failed: the host refused the call \(proxy-wasm status 2\)/);
 });
 
 test('a local reply from the filter', async () => {
@@ -244,5 +260,5 @@ test('a panic in a handler fails the VM: closed, open or reloaded as the plugin 
   assert.equal(r.body, 'local reply\n');
   // The other VMs never noticed.
   assert.equal((await request(url('main', '/local'))).body, 'local reply\n');
-  assert.match(envoy.log(), /wasmexport: panic in a task spawned at .* the \/panic route panics/);
+  await logged(/wasmexport: panic in a task spawned at .* the \/panic route panics/);
 });
