@@ -60,7 +60,7 @@ pub fn test() -> Result {
     let traefik = traefik_bin()?;
     let node = super::find_node()?;
     let upstream = upstream()?;
-    let kg = |config: &str| vec![("ours", config.to_string())];
+    let kg = |config: &str| vec![("keygate", config.to_string())];
     // Each route strips nothing: the upstream echoes the path and the headers it got.
     let routes = [
         Route { prefix: "/plain/", plugins: vec![] },
@@ -90,7 +90,7 @@ pub fn test() -> Result {
         },
     ];
     let dir = root().join("target/traefik/test");
-    let modules = [("ours", wasm.ours.as_path()), ("probe", wasm.probe.as_path())];
+    let modules = [("keygate", wasm.ours.as_path()), ("probe", wasm.probe.as_path())];
     let mut proxy = Traefik::start(&traefik, &dir, &modules, &routes, upstream)?;
     proxy.wait_ready("/kg/", 401, Duration::from_secs(60))?;
     let result = run(
@@ -114,7 +114,7 @@ struct Wasm {
     probe: PathBuf,
 }
 
-/// Builds the guest and the floor (release) into `target/http-wasm`.
+/// Builds the guest, the floor and the clock probe (release) into `target/http-wasm`.
 fn build_rust() -> Result<Wasm> {
     super::ensure_wasm_target()?;
     run(
