@@ -421,11 +421,11 @@ pub fn bench() -> Result {
             samples[i].push(s);
         }
     }
-    let median = |i: usize, f: fn(&Sample) -> f64| {
-        let mut v: Vec<f64> = samples[i].iter().map(f).collect();
+    let mid = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
+    let median = |i: usize, f: fn(&Sample) -> f64| mid(samples[i].iter().map(f).collect());
     let row = |what: &str, f: fn(&Sample) -> f64, digits: usize| {
         let cells: Vec<String> =
             (0..variants.len()).map(|i| format!("{:.digits$}", median(i, f))).collect();
@@ -435,10 +435,6 @@ pub fn bench() -> Result {
     // round (paired, so that the machine's drift between rounds cancels), per copy.
     let costs = |i: usize| -> Vec<f64> {
         (0..rounds).map(|r| (samples[i][r].cpu_us - samples[0][r].cpu_us) / CHAIN as f64).collect()
-    };
-    let mid = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
     };
     let cost = |i: usize| mid(costs(i));
     // Ours against variant `i`, round by round: the median, the lowest and the highest.
