@@ -200,6 +200,7 @@ fn upstream() -> Result<u16> {
     Ok(port)
 }
 
+/// Serves one connection of the upstream, request after request, until the peer closes it.
 fn echo(conn: TcpStream) -> Option<()> {
     conn.set_nodelay(true).ok()?;
     let mut reader = BufReader::new(conn.try_clone().ok()?);
