@@ -123,7 +123,11 @@ fn get(call: impl FnOnce(*mut *mut u8, *mut usize) -> u32) -> Result<Vec<u8>, Er
     check(status).map(|()| bytes)
 }
 
+/// The first `size` bytes of `buffer` (no host call for none).
 pub(crate) fn buffer(buffer: u32, size: usize) -> Result<Vec<u8>, Error> {
+    if size == 0 {
+        return Ok(Vec::new());
+    }
     // SAFETY: the out-parameters point at locals that outlive the call.
     get(|d, s| unsafe { proxy_get_buffer_bytes(buffer, 0, size as u32, d, s) })
 }
