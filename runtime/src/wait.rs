@@ -68,37 +68,18 @@ pub(crate) fn block_until(deadline: Instant) {
 /// Waits on the host's monotonic clock for `duration`, or traps if the host cannot.
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
 fn sleep_for(duration: std::time::Duration) {
-    // The preview 1 ABI's layouts (wasi_snapshot_preview1.witx), for wasm32.
-    #[repr(C)]
-    struct Subscription {
-        userdata: u64,
-        // `subscription_u`: the tag, then its clock variant 8-byte aligned.
-        tag: u8,
-        padding: [u8; 7],
-        clock: SubscriptionClock,
-    }
-    #[repr(C)]
-    struct SubscriptionClock {
-        id: u32,
-        timeout: u64,
-        precision: u64,
-        flags: u16,
-    }
-    #[repr(C)]
-    struct Event {
-        userdata: u64,
-        error: u16,
-        kind: u8,
-        // `event_fd_readwrite`: unused for a clock event.
-        fd_readwrite: [u64; 2],
-    }
-    const _: () = {
-        use std::mem::offset_of;
-        assert!(size_of::<Subscription>() == 48 && offset_of!(Subscription, clock) == 16);
-        assert!(offset_of!(SubscriptionClock, timeout) == 8);
-        assert!(offset_of!(SubscriptionClock, flags) == 24);
-        assert!(size_of::<Event>() == 32 && offset_of!(Event, kind) == 10);
-    };
+    // The preview 1 ABI's layouts (wasi_snapshot_preview1.witx), for wasm32, as bytes: a
+    // struct's padding is never written, and the host reads every byte of the subscription
+    // (pywasm reads the u32 clock id as a u64), so leftover stack bytes there would reach it.
+    //
+    // `subscription`, 48 bytes: userdata u64 @0, the tag u8 @8, then the clock variant at @16
+    // (8-aligned): id u32 @16, timeout u64 @24, precision u64 @32, flags u16 @40.
+    // `event`, 32 bytes: userdata u64 @0, error u16 @8, type u8 @10, then `event_fd_readwrite`
+    // (unused for a clock event) @16.
+    #[repr(C, align(8))]
+    struct Subscription([u8; 48]);
+    #[repr(C, align(8))]
+    struct Event([u8; 32]);
     const EVENTTYPE_CLOCK: u8 = 0;
     const CLOCKID_MONOTONIC: u32 = 1;
     /// Tells our event apart from anything a confused host might write.
@@ -114,35 +95,35 @@ fn sleep_for(duration: std::time::Duration) {
         ) -> u16;
     }
 
-    let subscription = Subscription {
-        userdata: USERDATA,
-        tag: EVENTTYPE_CLOCK,
-        padding: [0; 7],
-        clock: SubscriptionClock {
-            id: CLOCKID_MONOTONIC,
-            // Relative (flags 0), in nanoseconds; a wait past u64::MAX ns (584 years) is cut
-            // there, and `block_until` waits again.
-            timeout: u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
-            precision: 0,
-            flags: 0,
-        },
-    };
-    let mut event = Event { userdata: 0, error: 0, kind: u8::MAX, fd_readwrite: [0; 2] };
+    // Relative (flags 0), in nanoseconds; a wait past u64::MAX ns (584 years) is cut there, and
+    // `block_until` waits again. Precision 0, and every padding byte 0.
+    let timeout = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+    let mut subscription = Subscription([0; 48]);
+    subscription.0[..8].copy_from_slice(&USERDATA.to_le_bytes());
+    subscription.0[8] = EVENTTYPE_CLOCK;
+    subscription.0[16..20].copy_from_slice(&CLOCKID_MONOTONIC.to_le_bytes());
+    subscription.0[24..32].copy_from_slice(&timeout.to_le_bytes());
+    // The type byte starts as no event type, so that an event the host did not write is seen.
+    let mut event = Event([0; 32]);
+    event.0[10] = u8::MAX;
     let mut nevents = 0;
     // SAFETY: `subscription` is one valid subscription and `event` room for one event, both live
-    // for the call, and `nevents` is a valid place for the count: poll_oneoff reads `count` (1)
-    // subscriptions and writes at most that many events and the count.
+    // for the call and 8-aligned, and `nevents` is a valid place for the count: poll_oneoff
+    // reads `count` (1) subscriptions and writes at most that many events and the count.
     let errno = unsafe { poll_oneoff(&subscription, &mut event, 1, &mut nevents) };
     if errno != 0 {
         cannot_wait(format_args!("failed with errno {errno}"));
     }
+    let [u0, u1, u2, u3, u4, u5, u6, u7, e0, e1, kind, ..] = event.0;
+    let userdata = u64::from_le_bytes([u0, u1, u2, u3, u4, u5, u6, u7]);
+    let error = u16::from_le_bytes([e0, e1]);
     // The event, not `nevents`, says whether the clock fired: `@bjorn3/browser_wasi_shim`
     // writes the event but never the count (wasi-libc's sleep does not read it either).
-    if event.userdata != USERDATA || event.kind != EVENTTYPE_CLOCK {
+    if userdata != USERDATA || kind != EVENTTYPE_CLOCK {
         cannot_wait(format_args!("returned without the clock's event ({nevents} events)"));
     }
-    if event.error != 0 {
-        cannot_wait(format_args!("returned the clock's event with errno {}", event.error));
+    if error != 0 {
+        cannot_wait(format_args!("returned the clock's event with errno {error}"));
     }
 }
 
@@ -150,7 +131,10 @@ fn sleep_for(duration: std::time::Duration) {
 fn cannot_wait(answer: std::fmt::Arguments<'_>) -> ! {
     crate::trap::trap(format_args!(
         "the WASI host cannot wait for a timer: poll_oneoff with a clock subscription {answer}; \
-         sleep and timers need a host whose poll_oneoff supports clock subscriptions"
+         a call that waits for a timer with nothing else to do needs a host whose poll_oneoff \
+         supports clock subscriptions; elsewhere, let the host's event loop run the timers: call \
+         wasmexport::drive() from an export the host calls again (a tick), or make the export \
+         #[wasmexport(pending)]"
     ))
 }
 

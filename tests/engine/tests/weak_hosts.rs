@@ -28,8 +28,10 @@ fn assert_sleep_traps(mut g: Guest, answer: &str) {
         g.stderr(),
         format!(
             "wasmexport: the WASI host cannot wait for a timer: poll_oneoff with a clock \
-             subscription {answer}; sleep and timers need a host whose poll_oneoff supports \
-             clock subscriptions\n"
+             subscription {answer}; a call that waits for a timer with nothing else to do \
+             needs a host whose poll_oneoff supports clock subscriptions; elsewhere, let the \
+             host's event loop run the timers: call wasmexport::drive() from an export the host \
+             calls again (a tick), or make the export #[wasmexport(pending)]\n"
         )
     );
     // The trap left the call half-way, as any trap does.
