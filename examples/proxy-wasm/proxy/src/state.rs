@@ -153,3 +153,19 @@ pub(crate) fn run(root: u32) {
 fn tick_ms(until: Duration) -> u32 {
     until.as_micros().div_ceil(1000).clamp(1, u128::from(u32::MAX)) as u32
 }
+
+#[cfg(test)]
+mod tests {
+    use super::tick_ms;
+    use std::time::Duration;
+
+    #[test]
+    fn ticks_come_no_earlier_than_the_deadline() {
+        assert_eq!(tick_ms(Duration::ZERO), 1);
+        assert_eq!(tick_ms(Duration::from_micros(1)), 1);
+        assert_eq!(tick_ms(Duration::from_millis(1)), 1);
+        assert_eq!(tick_ms(Duration::from_micros(1001)), 2);
+        assert_eq!(tick_ms(Duration::from_secs(400)), 400_000);
+        assert_eq!(tick_ms(Duration::MAX), u32::MAX);
+    }
+}
