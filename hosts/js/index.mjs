@@ -148,8 +148,14 @@ export async function instantiate(source, options = {}) {
     call.resolve(value);
   }
 
-  // A pending export's status: the Promise of its result.
+  // A pending export's status, or `{ e }` when the call threw, or null when the instance was
+  // dead: the Promise of its result.
   function started(status) {
+    if (typeof status !== 'number') {
+      if (status === null) return Promise.reject(deadError());
+      kill(status.e);
+      return Promise.reject(status.e);
+    }
     const id = status >>> 4;
     let result;
     if ((status & 3) === EXIT) {
@@ -168,11 +174,6 @@ export async function instantiate(source, options = {}) {
     }
     return result;
   }
-  function failed(e) {
-    kill(e);
-    return Promise.reject(e);
-  }
-  const rejectDead = () => Promise.reject(deadError());
   const throwDead = () => {
     throw deadError();
   };
@@ -181,15 +182,15 @@ export async function instantiate(source, options = {}) {
     throw e;
   };
 
-  // The wrappers take up to three arguments one by one: a rest parameter costs a call more than
-  // the call into wasm itself.
+  // Up to three arguments are passed one by one: a rest parameter costs more than the call
+  // into wasm itself.
   function pendingExport(fn) {
     switch (fn.length) {
-      case 0: return () => { if (host.dead) return rejectDead(); let s; try { s = fn(); } catch (e) { return failed(e); } return started(s); };
-      case 1: return (a) => { if (host.dead) return rejectDead(); let s; try { s = fn(a); } catch (e) { return failed(e); } return started(s); };
-      case 2: return (a, b) => { if (host.dead) return rejectDead(); let s; try { s = fn(a, b); } catch (e) { return failed(e); } return started(s); };
-      case 3: return (a, b, c) => { if (host.dead) return rejectDead(); let s; try { s = fn(a, b, c); } catch (e) { return failed(e); } return started(s); };
-      default: return (...args) => { if (host.dead) return rejectDead(); let s; try { s = fn(...args); } catch (e) { return failed(e); } return started(s); };
+      case 0: return () => { let s = null; if (!host.dead) try { s = fn(); } catch (e) { s = { e }; } return started(s); };
+      case 1: return (a) => { let s = null; if (!host.dead) try { s = fn(a); } catch (e) { s = { e }; } return started(s); };
+      case 2: return (a, b) => { let s = null; if (!host.dead) try { s = fn(a, b); } catch (e) { s = { e }; } return started(s); };
+      case 3: return (a, b, c) => { let s = null; if (!host.dead) try { s = fn(a, b, c); } catch (e) { s = { e }; } return started(s); };
+      default: return (...a) => { let s = null; if (!host.dead) try { s = fn(...a); } catch (e) { s = { e }; } return started(s); };
     }
   }
   function plainExport(fn) {
@@ -198,7 +199,7 @@ export async function instantiate(source, options = {}) {
       case 1: return (a) => { if (host.dead) throwDead(); try { return fn(a); } catch (e) { trapped(e); } };
       case 2: return (a, b) => { if (host.dead) throwDead(); try { return fn(a, b); } catch (e) { trapped(e); } };
       case 3: return (a, b, c) => { if (host.dead) throwDead(); try { return fn(a, b, c); } catch (e) { trapped(e); } };
-      default: return (...args) => { if (host.dead) throwDead(); try { return fn(...args); } catch (e) { trapped(e); } };
+      default: return (...a) => { if (host.dead) throwDead(); try { return fn(...a); } catch (e) { trapped(e); } };
     }
   }
 

@@ -36,6 +36,15 @@ export async function start(options = {}) {
 /// A promise of `value` after `ms` milliseconds.
 export const after = (ms, value) => new Promise((resolve) => setTimeout(() => resolve(value), ms));
 
+/// `promise`, or a rejection once test context `t` is aborted (its timeout): a test that holds
+/// a server or an interval then still reaches its `finally` and lets the process exit.
+export function within(t, promise) {
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => t.signal.addEventListener('abort', () => reject(t.signal.reason), { once: true })),
+  ]);
+}
+
 /// 32-bit FNV-1a, as the guest computes it.
 export function fnv1a(bytes) {
   let h = 0x811c9dc5;

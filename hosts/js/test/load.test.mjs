@@ -3,7 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, call, start } from './guest.mjs';
+import { after, call, start, within } from './guest.mjs';
+
+const limit = { timeout: 120_000 }; // a hung test fails instead of holding up the run
 
 /// GETs `url` through `agent` and resolves with the body.
 function get(url, agent) {
@@ -19,7 +21,7 @@ function get(url, agent) {
   });
 }
 
-test('1,000 pending calls await JS timers, loopback HTTP and guest timers while other calls go on', async () => {
+test('1,000 pending calls await JS timers, loopback HTTP and guest timers while other calls go on', limit, async (t) => {
   // The server answers /N with 2N.
   const server = http.createServer((req, res) => res.end(String(2 * Number(req.url.slice(1)))));
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -47,7 +49,7 @@ test('1,000 pending calls await JS timers, loopback HTTP and guest timers while 
     const calls = [];
     for (let i = 0; i < N; i++) calls.push(call(host, 'mixed', i, `${base}/${i}`, 1 + (i % 10)));
     assert.equal(host.pending, N, 'every call is pending at once');
-    const results = await Promise.all(calls);
+    const results = await within(t, Promise.all(calls));
     clearInterval(interval.id);
     for (let i = 0; i < N; i++) assert.equal(results[i], 5 * i, `call ${i}`);
     assert.ok(answered >= 3, `plain calls answered while the pending ones waited: only ${answered}`);
@@ -61,7 +63,7 @@ test('1,000 pending calls await JS timers, loopback HTTP and guest timers while 
   }
 });
 
-test('linear memory stays flat over 1,000,000 pending round trips', async () => {
+test('linear memory stays flat over 1,000,000 pending round trips', limit, async () => {
   const host = await start({ asyncImports: { host: { value: (x) => x + 1 } } });
   const before = host.exports.tasks();
   const BATCH = 1_000;

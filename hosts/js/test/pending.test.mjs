@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { REJECTED } from '../index.mjs';
 import { after, call, fnv1a, start } from './guest.mjs';
 
-test('a pending export resolves with its result, completed during the call or later', async () => {
+const limit = { timeout: 30_000 }; // a hung test fails instead of holding up the run
+
+test('a pending export resolves with its result, completed during the call or later', limit, async () => {
   const host = await start({ asyncImports: { host: { value: (x) => after(5, x * 10) } } });
   assert.equal(await host.exports.ready(21), 42);
   const later = host.exports.value_plus_one(4);
@@ -16,7 +18,7 @@ test('a pending export resolves with its result, completed during the call or la
   assert.equal(host.exports.add(2, 3), 5);
 });
 
-test('an async import that resolves with a number completes the guest future with it', async () => {
+test('an async import that resolves with a number completes the guest future with it', limit, async () => {
   const host = await start({
     asyncImports: { host: { value: async (x) => (x < 0 ? -7 : x + 100) } },
   });
@@ -27,7 +29,7 @@ test('an async import that resolves with a number completes the guest future wit
   assert.equal(await sync.exports.value_plus_one(8), 17);
 });
 
-test('an async import that resolves with bytes hands them to the guest', async () => {
+test('an async import that resolves with bytes hands them to the guest', limit, async () => {
   const bodies = {
     bytes: new Uint8Array([1, 2, 3, 250]),
     text: 'héllo, wörld',
@@ -63,7 +65,7 @@ test('an async import that resolves with bytes hands them to the guest', async (
   assert.deepEqual(seen.slice(0, 2), ['bytes', 'bytes']);
 });
 
-test('a rejected async import completes with REJECTED and is reported', async () => {
+test('a rejected async import completes with REJECTED and is reported', limit, async () => {
   const reported = [];
   const host = await start({
     asyncImports: (h) => ({
@@ -85,7 +87,7 @@ test('a rejected async import completes with REJECTED and is reported', async ()
   assert.equal(host.dead, null);
 });
 
-test('spawned tasks await the host operations of their own', async () => {
+test('spawned tasks await the host operations of their own', limit, async () => {
   const host = await start({
     asyncImports: { host: { value: (i) => after(Math.floor(Math.random() * 10), i * 3) } },
   });
@@ -94,7 +96,7 @@ test('spawned tasks await the host operations of their own', async () => {
   assert.equal(host.exports.tasks(), start_);
 });
 
-test('10,000 overlapping pending calls in one instance, completed in another order', async () => {
+test('10,000 overlapping pending calls in one instance, completed in another order', limit, async () => {
   const waiting = [];
   const host = await start({
     asyncImports: { host: { value: (x) => new Promise((resolve) => waiting.push(() => resolve(x * 2))) } },

@@ -4,61 +4,86 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { after, guestPath, start } from './guest.mjs';
+import { after, guestPath, start, within } from './guest.mjs';
 
-/// Counts the library's setTimeout calls while `f` runs (it looks the global up at each call).
-async function countingTimeouts(f) {
-  const real = globalThis.setTimeout;
-  let count = 0;
-  globalThis.setTimeout = (...args) => {
-    count++;
-    return real(...args);
+const limit = { timeout: 30_000 }; // a hung test fails instead of holding up the run
+
+/// Runs `f` with setTimeout and clearTimeout watched (the library looks them up at each call):
+/// how many timers were set, and the most that were armed at once.
+async function watchTimers(f) {
+  const [realSet, realClear] = [globalThis.setTimeout, globalThis.clearTimeout];
+  const armed = new Set();
+  const seen = { set: 0, most: 0 };
+  globalThis.setTimeout = (callback, ms, ...args) => {
+    const handle = realSet(
+      (...a) => {
+        armed.delete(handle);
+        callback(...a);
+      },
+      ms,
+      ...args,
+    );
+    armed.add(handle);
+    seen.set++;
+    seen.most = Math.max(seen.most, armed.size);
+    return handle;
+  };
+  globalThis.clearTimeout = (handle) => {
+    armed.delete(handle);
+    realClear(handle);
   };
   try {
     await f();
   } finally {
-    globalThis.setTimeout = real;
+    [globalThis.setTimeout, globalThis.clearTimeout] = [realSet, realClear];
   }
-  return count;
+  return seen;
 }
 
-test('a guest sleep fires through setTimeout, on time, without blocking the event loop', async () => {
+test('a guest sleep fires through setTimeout, on time, without blocking the event loop', limit, async (t) => {
   const host = await start();
   let ticks = 0;
   const interval = setInterval(() => ticks++, 2);
   try {
     let took, result;
-    const timeouts = await countingTimeouts(async () => {
+    const timers = await watchTimers(async () => {
       const t0 = performance.now();
       const call = host.exports.sleep_ms(60);
       const returnedIn = performance.now() - t0;
       assert.ok(returnedIn < 30, `the call returned after ${returnedIn} ms: it blocked`);
-      result = await call;
+      result = await within(t, call);
       took = performance.now() - t0;
     });
     assert.equal(result, 60);
     assert.ok(took >= 60, `resolved after ${took} ms, before the sleep's 60 ms`);
     assert.ok(took < 2_000, `resolved after ${took} ms`);
     assert.ok(ticks >= 5, `only ${ticks} interval ticks ran during a 60 ms sleep`);
-    assert.ok(timeouts >= 1, 'no setTimeout was scheduled for the guest timer');
+    assert.ok(timers.set >= 1, 'no setTimeout was scheduled for the guest timer');
   } finally {
     clearInterval(interval);
   }
 });
 
-test('many guest sleeps share one timer and each resolves after its own duration', async () => {
+test('many guest sleeps share one host timer and each resolves after its own duration', limit, async () => {
   const host = await start();
-  const t0 = performance.now();
   const done = [];
-  const calls = [40, 10, 30, 20, 10, 0].map((ms) =>
-    host.exports.sleep_ms(ms).then((v) => done.push([v, performance.now() - t0])),
+  const timers = await watchTimers(async () => {
+    const t0 = performance.now();
+    const calls = [40, 10, 30, 20, 10, 0, 25].map((ms) =>
+      host.exports.sleep_ms(ms).then((v) => done.push([v, performance.now() - t0])),
+    );
+    await Promise.all(calls);
+  });
+  assert.deepEqual(
+    done.map(([v]) => v),
+    [0, 10, 10, 20, 25, 30, 40],
   );
-  await Promise.all(calls);
-  assert.deepEqual(done.map(([v]) => v), [0, 10, 10, 20, 30, 40]);
   for (const [ms, at] of done) assert.ok(at >= ms, `the ${ms} ms sleep resolved after ${at} ms`);
+  assert.equal(timers.most, 1, 'more than one host timer was armed at once');
+  assert.ok(timers.set >= 2, `${timers.set} host timers for sleeps of 5 lengths`);
 });
 
-test('a background task ticks on the host timer after drive()', async () => {
+test('a background task ticks on the host timer after drive()', limit, async () => {
   const host = await start();
   host.exports.start_ticker(5);
   assert.equal(host.exports.ticks(), 0, 'nothing runs behind the host: not even the first tick');
@@ -69,7 +94,7 @@ test('a background task ticks on the host timer after drive()', async () => {
   assert.ok(ticks >= 3, `${ticks} ticks in 80 ms of a 5 ms ticker`);
 });
 
-test('an armed timer does not keep the process alive once nothing is pending', () => {
+test('an armed timer does not keep the process alive once nothing is pending', limit, () => {
   const script = `
     import { WASI } from 'node:wasi';
     import fs from 'node:fs';

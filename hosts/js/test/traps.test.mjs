@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { start } from './guest.mjs';
 
+const limit = { timeout: 30_000 }; // a hung test fails instead of holding up the run
+
 /// The guest with a `value` import whose operations the test completes by hand.
 async function manual() {
   const waiting = new Map();
@@ -13,7 +15,7 @@ async function manual() {
   return { host, waiting };
 }
 
-test('a panic rejects every pending call and later calls throw', async () => {
+test('a panic rejects every pending call and later calls throw', limit, async () => {
   const { host, waiting } = await manual();
   const traps = [];
   const calls = [1, 2, 3].map((x) => host.exports.panic_on_13(x).catch((e) => traps.push(e)));
@@ -40,7 +42,7 @@ test('a panic rejects every pending call and later calls throw', async () => {
   assert.equal(host.dead, traps[0]);
 });
 
-test('a pending call nothing can wake traps with the deadlock line naming the export', async () => {
+test('a pending call nothing can wake traps with the deadlock line naming the export', limit, async () => {
   const trapped = [];
   const { host } = await manual();
   host.exports.value_plus_one(1).catch((e) => trapped.push(e)); // pending, then rejected too
@@ -51,7 +53,7 @@ test('a pending call nothing can wake traps with the deadlock line naming the ex
   assert.ok(host.dead);
 });
 
-test('a call that becomes unwakeable once the host completes it traps then', async () => {
+test('a call that becomes unwakeable once the host completes it traps then', limit, async () => {
   const { host, waiting } = await manual();
   const call = host.exports.stuck_after_value(7);
   assert.equal(host.pending, 1);
