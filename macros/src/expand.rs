@@ -471,8 +471,9 @@ fn pending_run(export: &Export, args: &[TokenStream]) -> TokenStream {
         fn #run_fn(#(#run_params),*) -> ::core::primitive::i32 {
             #krate::__private::pending::start(#name, move |#id| async move {
                 let #result = #call.await;
-                // Marked as a host call, as any `#[wasmimport]`: nothing but the call between.
-                let #host = #krate::__private::HostCall::enter();
+                // Marked as a host call, as any `#[wasmimport]`.
+                // SAFETY: nothing but the import call comes between `enter` and `leave`.
+                let #host = unsafe { #krate::__private::HostCall::enter() };
                 // SAFETY: the host's `[task-return]` import takes the call's id and the result
                 // in the export's wasm result type, as the host-async ABI says.
                 unsafe { #task_return(#id #ret_arg) };
@@ -563,9 +564,10 @@ fn import_wrapper(import: &Import) -> TokenStream {
             }
             #(#converted)*
             // Marks a host call in flight, so that an export entered from inside it is known to
-            // be a re-entrant call, not a stale state after a trap. Nothing but the import call
-            // comes between `enter` and `leave`: no destructor, no other fn call.
-            let #call = #krate::__private::HostCall::enter();
+            // be a re-entrant call, not a stale state after a trap.
+            // SAFETY: nothing but the import call comes between `enter` and `leave`: no
+            // destructor, no other fn call.
+            let #call = unsafe { #krate::__private::HostCall::enter() };
             // SAFETY: the caller of this `unsafe fn` upholds the host function's contract.
             let #ret_value = unsafe { #import_fn(#(#args),*) };
             #call.leave();

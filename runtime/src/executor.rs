@@ -23,8 +23,9 @@
 //! The state is plain `Cell`s: no user code (a future, or a waker's clone, wake or drop) runs in
 //! the middle of an update of it.
 
+use crate::gate;
 use crate::local::per_thread;
-use crate::task::{self, Header, JoinHandle};
+use crate::task::{self, Header, JoinHandle, Notified, Origin, Schedule};
 use crate::time;
 use std::cell::Cell;
 use std::fmt;
@@ -35,14 +36,6 @@ use std::panic::Location;
 use std::pin::{Pin, pin};
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-
-/// Where a task was spawned, and by which export (for a task spawned by a task: the export
-/// that spawned the first of them). Kept in the task's allocation, for panic messages.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Origin {
-    pub(crate) at: &'static Location<'static>,
-    pub(crate) export: &'static str,
-}
 
 /// `Executor::due_at` when the innermost call is not woken.
 const NOT_WOKEN: u64 = u64::MAX;
@@ -96,75 +89,111 @@ per_thread! {
 /// timer is armed, so that timers fire even when tasks keep yielding.
 const CLOCK_EVERY: u32 = 64;
 
-/// Queues a task, with a reference to it.
+/// The executor, as the tasks' scheduler.
+pub(crate) struct Scheduler;
+
+impl Schedule for Scheduler {
+    #[inline(always)]
+    fn schedule(task: Notified) {
+        push_ready(task);
+    }
+
+    #[inline(always)]
+    fn yielded(task: Notified) {
+        push_yielded(task);
+    }
+
+    #[inline(always)]
+    fn future_dropped() {
+        let _ = EXECUTOR.try_with(|e| e.tasks.set(e.tasks.get() - 1));
+    }
+
+    fn abandoned(origin: &Origin) -> ! {
+        crate::gate::pending_deadlock(origin.export)
+    }
+
+    #[inline(always)]
+    fn wake(waker: Waker) {
+        wake(waker)
+    }
+
+    #[inline(always)]
+    fn clone_waker(waker: &Waker) -> Waker {
+        clone_waker(waker)
+    }
+}
+
+/// Appends a task to the list `head`..`tail` (linked through the tasks, each holding the
+/// reference its `Notified` had).
+#[inline(always)]
+fn link(head: &Cell<*const Header>, tail: &Cell<*const Header>, task: Notified) {
+    let h = task.into_raw();
+    match NonNull::new(tail.get().cast_mut()) {
+        // SAFETY: a task on the list is alive (the list holds a reference).
+        Some(last) => unsafe { Notified::next_of(last) }.set(h.as_ptr()),
+        None => head.set(h.as_ptr()),
+    }
+    tail.set(h.as_ptr());
+}
+
+/// Takes the first task off the list `head`..`tail`, with the list's reference to it.
+#[inline(always)]
+fn unlink(head: &Cell<*const Header>, tail: &Cell<*const Header>) -> Option<Notified> {
+    let h = NonNull::new(head.get().cast_mut())?;
+    // SAFETY: a task on the list is alive (the list holds a reference).
+    let next = unsafe { Notified::next_of(h) }.replace(ptr::null());
+    head.set(next);
+    if next.is_null() {
+        tail.set(ptr::null());
+    }
+    // SAFETY: `h` was put on the list by `link`, from `into_raw`; it is taken off once.
+    Some(unsafe { Notified::from_raw(h) })
+}
+
+/// Queues a task, with the queue's reference to it.
 #[inline]
-pub(crate) fn push_ready(h: NonNull<Header>) {
+fn push_ready(task: Notified) {
     // `try_with`: on a host thread that is exiting, a task woken from a destructor is leaked.
     let _ = EXECUTOR.try_with(|e| {
-        let h = h.as_ptr().cast_const();
-        match NonNull::new(e.tail.get().cast_mut()) {
-            // SAFETY: a queued task is alive (the queue holds a reference).
-            Some(tail) => unsafe { tail.as_ref() }.next.set(h),
-            None => e.head.set(h),
-        }
-        e.tail.set(h);
+        link(&e.head, &e.tail, task);
         e.queued.set(e.queued.get() + 1);
     });
 }
 
-/// Queues a task that was woken while it ran (it yielded), with a reference to it: on the
-/// ready queue, or, while a drive is the innermost loop, on the list it puts back as it ends.
+/// Queues a task that was woken while it ran (it yielded): on the ready queue, or, while a
+/// drive is the innermost loop, on the list it puts back as it ends.
 #[inline]
-pub(crate) fn push_yielded(h: NonNull<Header>) {
-    let deferred = EXECUTOR.try_with(|e| {
+fn push_yielded(task: Notified) {
+    let drive = EXECUTOR.try_with(|e| {
         // SAFETY: the calls linked from `innermost` are on the stack.
-        if !unsafe { e.innermost.get().as_ref() }.is_some_and(|c| c.drive) {
-            return false;
-        }
-        let h = h.as_ptr().cast_const();
-        match NonNull::new(e.deferred_tail.get().cast_mut()) {
-            // SAFETY: a deferred task is alive (the list holds a reference).
-            Some(tail) => unsafe { tail.as_ref() }.next.set(h),
-            None => e.deferred_head.set(h),
-        }
-        e.deferred_tail.set(h);
-        true
+        unsafe { e.innermost.get().as_ref() }.is_some_and(|c| c.drive)
     });
-    if deferred != Ok(true) {
-        push_ready(h);
+    match drive {
+        Ok(true) => EXECUTOR.with(|e| link(&e.deferred_head, &e.deferred_tail, task)),
+        _ => push_ready(task),
     }
 }
 
 /// Puts the tasks a drive deferred back on the ready queue, behind the tasks there.
 fn put_back_deferred(e: &Executor) {
-    let mut h = e.deferred_head.replace(ptr::null());
-    e.deferred_tail.set(ptr::null());
-    // SAFETY: each deferred task is alive (the list holds a reference, now the queue's).
-    while let Some(task) = NonNull::new(h.cast_mut()) {
-        h = unsafe { task.as_ref() }.next.replace(ptr::null());
+    while let Some(task) = unlink(&e.deferred_head, &e.deferred_tail) {
         push_ready(task);
     }
 }
 
 /// Takes the first task off the ready queue, with the queue's reference to it.
 #[inline]
-fn pop_ready() -> Option<NonNull<Header>> {
+fn pop_ready() -> Option<Notified> {
     EXECUTOR.with(|e| {
-        let h = NonNull::new(e.head.get().cast_mut())?;
-        // SAFETY: a queued task is alive (the queue holds a reference).
-        let next = unsafe { h.as_ref() }.next.replace(ptr::null());
-        e.head.set(next);
-        if next.is_null() {
-            e.tail.set(ptr::null());
-        }
+        let task = unlink(&e.head, &e.tail)?;
         e.taken.set(e.taken.get() + 1);
-        Some(h)
+        Some(task)
     })
 }
 
 /// Polls a task once, noting which task runs (for panic messages).
 #[inline]
-fn run(h: NonNull<Header>) {
+fn run(task: Notified) {
     // The mark goes when the poll ends, also if it unwinds (where panics unwind: the crate's
     // host-side tests): the task may be freed then, and its origin with it.
     struct Running;
@@ -174,13 +203,12 @@ fn run(h: NonNull<Header>) {
             let _ = EXECUTOR.try_with(|e| e.running.set(ptr::null()));
         }
     }
-    // SAFETY: `h` came off the queue, with its reference; its origin lives as long as it. The
-    // poll may free the task as it ends (its last reference dropped), and the mark goes right
-    // after (`Running`), with no user code in between.
-    EXECUTOR.with(|e| e.running.set(unsafe { &raw const (*h.as_ptr()).origin }));
+    // The origin lives as long as the task; the poll may free the task as it ends (its last
+    // reference dropped), and the mark goes right after (`Running`), with no user code in
+    // between.
+    EXECUTOR.with(|e| e.running.set(task.origin()));
     let running = Running;
-    // SAFETY: as above.
-    unsafe { task::run(h) };
+    task.run();
     drop(running);
 }
 
@@ -215,7 +243,7 @@ fn wake_call(id: usize) {
 /// The id of the call whose waker `waker` is, if it is a call's.
 #[inline(always)]
 fn call_id(waker: &Waker) -> Option<usize> {
-    ptr::eq(waker.vtable(), &CALL_WAKER).then(|| waker.data() as usize)
+    ptr::eq(waker.vtable(), &CALL_WAKER).then(|| waker.data().addr())
 }
 
 /// Wakes `waker`: a call's waker (what a `JoinHandle` awaited by an export holds) directly,
@@ -242,8 +270,8 @@ pub(crate) fn clone_waker(waker: &Waker) -> Waker {
 /// The waker of an async call: its data is the call's id, not a pointer.
 static CALL_WAKER: RawWakerVTable = RawWakerVTable::new(
     |data| RawWaker::new(data, &CALL_WAKER),
-    |data| wake_call(data as usize),
-    |data| wake_call(data as usize),
+    |data| wake_call(data.addr()),
+    |data| wake_call(data.addr()),
     |_| {},
 );
 
@@ -252,12 +280,7 @@ fn call_waker(id: usize) -> Waker {
     // SAFETY: the vtable's functions never dereference `data` (it is an id, cast to a pointer
     // only to fit `RawWaker`), clone returns a waker with the same vtable, and nothing in them
     // is thread-bound beyond the thread-local they reach with `try_with`.
-    unsafe { Waker::from_raw(RawWaker::new(id as *const (), &CALL_WAKER)) }
-}
-
-/// A spawned task's future was dropped.
-pub(crate) fn task_ended() {
-    let _ = EXECUTOR.try_with(|e| e.tasks.set(e.tasks.get() - 1));
+    unsafe { Waker::from_raw(RawWaker::new(ptr::without_provenance(id), &CALL_WAKER)) }
 }
 
 /// Spawned tasks whose future has not been dropped yet (see [`crate::task_count`]).
@@ -277,7 +300,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let export = match running_task(export) {
+    let export = match running_task() {
         Some(parent) => parent.export,
         None => export,
     };
@@ -296,32 +319,25 @@ where
     start(fut, Origin { at, export }, true)
 }
 
-/// A pending export's call is being dropped unfinished because nothing references it: the
-/// deadlock trap, naming it.
-#[cold]
-pub(crate) fn call_abandoned(origin: &Origin) -> ! {
-    crate::call::pending_deadlock(origin.export)
-}
-
 #[inline(always)]
 fn start<F>(fut: F, origin: Origin, call: bool) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let h = task::new_task(fut, origin, call);
+    let (task, handle) = task::spawn::<F, Scheduler>(fut, origin, call);
     EXECUTOR.with(|e| e.tasks.set(e.tasks.get() + 1));
     // Like `go f()`: it runs when the executor next runs, not now.
-    push_ready(h);
-    JoinHandle::new(h)
+    push_ready(task);
+    handle
 }
 
-/// The origin of the task being polled, if that task is the innermost guest code running: the
-/// innermost export on the stack is `export`, and it is the export whose loop polls the task
-/// (a plain `fn` export the task called through a host import is innermost otherwise; an async
-/// one runs a loop of its own).
+/// The origin of the task being polled, if that task is the innermost guest code running: no
+/// export was entered since the innermost loop started, the loop that polls the task (a plain
+/// `fn` export the task called through a host import is innermost otherwise; an async one runs
+/// a loop of its own).
 #[inline(always)]
-fn running_task(export: &'static str) -> Option<Origin> {
+fn running_task() -> Option<Origin> {
     EXECUTOR
         .try_with(|e| {
             let running = e.running.get();
@@ -329,8 +345,8 @@ fn running_task(export: &'static str) -> Option<Origin> {
             // polled, which lives until `run` resets it.
             let origin = unsafe { running.as_ref() }.copied()?;
             // SAFETY: the calls linked from `innermost` are on the stack.
-            let looping = unsafe { e.innermost.get().as_ref() }?.export;
-            std::ptr::eq(looping, export).then_some(origin)
+            let looping = unsafe { e.innermost.get().as_ref() }?.depth;
+            (gate::depth() == looping).then_some(origin)
         })
         .ok()
         .flatten()
@@ -356,7 +372,7 @@ pub(crate) fn panic_place(export: &'static str) -> impl fmt::Display {
             }
         }
     }
-    Place(export, running_task(export))
+    Place(export, running_task())
 }
 
 /// An async call on the stack, in the frame of its `block_on`, linked from
@@ -364,8 +380,8 @@ pub(crate) fn panic_place(export: &'static str) -> impl fmt::Display {
 struct OnStack {
     /// Unique among the calls on the stack.
     id: usize,
-    /// The export whose call this is (whose run loop polls the tasks while it is innermost).
-    export: &'static str,
+    /// How many exports were on the stack when the call's loop started (its own included).
+    depth: usize,
     /// The ticket of the call while a call it made runs (the innermost call's is
     /// `Executor::due_at`).
     ticket: Cell<u64>,
@@ -380,10 +396,10 @@ struct OnStack {
 }
 
 impl OnStack {
-    /// A call of `export` about to be entered, with a fresh id: the new innermost once
+    /// A call (or a drive) about to be entered, with a fresh id: the new innermost once
     /// [`link`](Self::link)ed, right after it is pinned.
     #[inline(always)]
-    fn new(export: &'static str, drive: bool) -> OnStack {
+    fn new(drive: bool) -> OnStack {
         EXECUTOR.with(|e| {
             let outer = e.innermost.get();
             let (id, outer_task) = if outer.is_null() {
@@ -397,7 +413,7 @@ impl OnStack {
             e.due_at.set(NOT_WOKEN);
             OnStack {
                 id,
-                export,
+                depth: gate::depth(),
                 ticket: Cell::new(NOT_WOKEN),
                 outer,
                 drive,
@@ -504,7 +520,7 @@ impl Drop for OnStack {
 /// copies of it on the shadow stack for each async call on the stack.
 #[inline(always)]
 pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
-    let call = pin!(OnStack::new(export, false));
+    let call = pin!(OnStack::new(false));
     call.as_ref().link();
     // Its drop does nothing; `ManuallyDrop` saves the indirect call that would find that out.
     let waker = ManuallyDrop::new(call_waker(call.id));
@@ -572,7 +588,7 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
                             // it is due.
                             Some(deadline) => time::block_until(deadline),
                             // Nothing is ready and no timer can ever wake anything: deadlock.
-                            None => crate::call::deadlock(export),
+                            None => crate::gate::deadlock(export),
                         }
                     }
                 }
@@ -589,8 +605,8 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
 /// a wake of an outer call during the drive is kept for that call's own loop. A task woken while
 /// it runs (a `yield_now`) runs again after the drive, not in it: else a task that yields until
 /// the drive's caller has finished would keep the drive from ever returning.
-pub(crate) fn drive(export: &'static str) -> Option<std::time::Duration> {
-    let call = pin!(OnStack::new(export, true));
+pub(crate) fn drive() -> Option<std::time::Duration> {
+    let call = pin!(OnStack::new(true));
     call.as_ref().link();
     time::fire_expired();
     let mut since_clock = 0;
@@ -633,10 +649,10 @@ fn check_idle() {
 fn ready_count() -> usize {
     EXECUTOR.with(|e| {
         let (mut n, mut h) = (0, e.head.get());
-        // SAFETY: a queued task is alive (the queue holds a reference).
-        while let Some(task) = unsafe { h.as_ref() } {
+        while let Some(task) = NonNull::new(h.cast_mut()) {
             n += 1;
-            h = task.next.get();
+            // SAFETY: a queued task is alive (the queue holds a reference).
+            h = unsafe { Notified::next_of(task) }.get();
         }
         n
     })

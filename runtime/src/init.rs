@@ -3,7 +3,7 @@
 //! once, a crate's after those of the crates it uses, within a crate by file, line and column.
 //! An initialization cut short by a trap is never resumed: every later call traps.
 
-use crate::call::{self, current_export};
+use crate::gate::{self, current_export};
 use crate::trap::report;
 use std::cell::Cell;
 use std::cmp::Ordering;
@@ -44,7 +44,7 @@ extern "C" fn _initialize() {
 /// Runs the module's initialization once; see `_initialize`, which calls it. Host-side tests
 /// (where there is no `_initialize` export) may call it directly.
 pub fn initialize() {
-    if !call::begin_init("_initialize") {
+    if !gate::begin_init("_initialize") {
         return;
     }
     run_ctors();
@@ -60,11 +60,11 @@ where
     F::Output: 'static,
 {
     started_by_start();
-    if call::begin_init("_start") {
+    if gate::begin_init("_start") {
         init_runtime();
     }
     let out = crate::call::call_async("main", main);
-    call::mark_exited();
+    gate::mark_exited();
     out
 }
 
@@ -72,7 +72,7 @@ where
 fn init_runtime() {
     keep_user_panic_hook();
     run_hooks_in_order();
-    call::finish_init();
+    gate::finish_init();
 }
 
 thread_local! {
@@ -120,7 +120,7 @@ fn started_by_start() {
 /// wit-bindgen-rt's `run_ctors_once` does the same in ten lines, but every version of that crate
 /// (checked 0.24 to 0.44) also defines `#[no_mangle] cabi_realloc` symbols, which rustc exports
 /// from every cdylib that links it, adding exports the user did not write. So the call is made
-/// here; `call::begin_init` guards it to run once.
+/// here; `gate::begin_init` guards it to run once.
 fn run_ctors() {
     #[cfg(target_family = "wasm")]
     {
@@ -261,7 +261,7 @@ fn keep_user_panic_hook() {
 /// The runtime's part of the panic hook: one `wasmexport:` line naming the export, and the
 /// instance poisoned; std then aborts, which traps (wasm32-wasip1 builds with panic=abort).
 fn report_panic(info: &PanicHookInfo<'_>) {
-    call::poison_by_panic();
+    gate::poison_by_panic();
     let msg = info.payload_as_str().unwrap_or("Box<dyn Any>");
     let place = crate::executor::panic_place(current_export());
     match info.location() {

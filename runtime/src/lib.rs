@@ -116,15 +116,12 @@ mod abi;
 mod call;
 mod cmain;
 mod executor;
+mod gate;
 mod init;
 mod local;
 pub mod pending;
 mod pool;
 mod task;
-#[cfg(test)]
-mod task_review_tests;
-#[cfg(test)]
-mod task_tests;
 #[cfg(test)]
 mod test_support;
 pub mod time;
@@ -367,7 +364,7 @@ where
     F: std::future::Future + 'static,
     F::Output: 'static,
 {
-    executor::spawn(future, std::panic::Location::caller(), call::current_export())
+    executor::spawn(future, std::panic::Location::caller(), gate::current_export())
 }
 
 /// How many tasks are alive: background tasks not yet finished plus the export calls running
@@ -384,7 +381,7 @@ where
 pub fn task_count() -> usize {
     // Every export on the stack is a task that lives exactly as long as its call, so exports
     // are counted by their depth, not by the executor: a plain `fn` export costs no counting.
-    executor::spawned_alive() + call::depth()
+    executor::spawned_alive() + gate::depth()
 }
 
 /// Runs every task that is ready and fires every timer that is due, without blocking, and
@@ -425,7 +422,7 @@ pub fn task_count() -> usize {
 /// # fn main() { wasmexport::__private::initialize(); start(); assert!(on_tick() > 0); }
 /// ```
 pub fn drive() -> Option<std::time::Duration> {
-    executor::drive(call::current_export())
+    executor::drive()
 }
 
 /// Defines the three exports through which a host's event loop drives the module:
@@ -552,8 +549,9 @@ pub fn set_trap_reporter(reporter: fn(&str)) {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::abi::{HostLayout, RawSlice, WasmResult, WasmSlice, WasmType, disjoint};
-    pub use crate::call::{AsyncCall, HostCall, block_on, call_async, call_sync};
+    pub use crate::call::{AsyncCall, block_on, call_async, call_sync};
     pub use crate::cmain::CMainResult;
+    pub use crate::gate::HostCall;
     pub use crate::init::{InitHook, initialize, run_main};
 
     /// The glue of pending exports and of `async_abi!`.

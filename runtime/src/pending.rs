@@ -305,7 +305,7 @@ where
         p.last_id
     });
     let handle = executor::spawn_call(future(id as i32), std::panic::Location::caller(), export);
-    executor::drive(export);
+    executor::drive();
     let code = if handle.is_finished() { EXIT } else { WAIT };
     // A call nothing references any more (no waker of its task is left) traps here as a
     // deadlock, as the handle lets go of it.

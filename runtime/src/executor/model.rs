@@ -14,7 +14,8 @@
 //! `cargo test` runs `WASMEXPORT_FUZZ_CASES` programs (default 300); `cargo xtask fuzz` many
 //! more, optimized. The count of programs and polls is printed with `--nocapture`.
 
-use crate::call::{self, HostCall, call_async};
+use crate::call::{self, call_async};
+use crate::gate::{self, HostCall};
 use crate::time::{self, Sleep, sleep};
 use crate::{JoinHandle, spawn, task_count};
 use proptest::prelude::*;
@@ -259,7 +260,7 @@ impl Drop for Probe {
 /// The invariants that hold whenever guest code runs.
 fn check_counts() {
     WORLD.with(|w| {
-        assert_eq!(task_count(), w.tasks.get() + call::depth(), "task_count()");
+        assert_eq!(task_count(), w.tasks.get() + gate::depth(), "task_count()");
     });
 }
 
@@ -275,7 +276,7 @@ impl Future for Probe {
         assert!(!this.polled || woken, "a future was polled without a wake since its last poll");
         this.polled = true;
         WORLD.with(|w| {
-            assert!(call::depth() > 0, "a task ran outside any call");
+            assert!(gate::depth() > 0, "a task ran outside any call");
             assert!(!w.call_done.get(), "a task ran after its call's future completed");
             w.polls.set(w.polls.get() + 1);
             assert!(w.polls.get() < 200_000, "a call spins: 200,000 polls in one program");
@@ -402,7 +403,8 @@ fn drive() {
 
 /// What a `#[wasmimport]` host function that calls an async export does.
 fn nested_call(script: Vec<Step>) {
-    let host = HostCall::enter();
+    // SAFETY: what a host function that calls exports does; left right after.
+    let host = unsafe { HostCall::enter() };
     let driving = WORLD.with(|w| w.driving.replace(false));
     call_async("nested", Probe::new(script, false));
     WORLD.with(|w| w.driving.set(driving));
@@ -414,8 +416,8 @@ fn nested_call(script: Vec<Step>) {
 /// number of polls it made, or the panic message of the check that failed.
 fn run_program(ops: Vec<Op>) -> Result<u64, String> {
     let program = std::thread::spawn(move || {
-        call::begin_init("test");
-        call::finish_init();
+        gate::begin_init("test");
+        gate::finish_init();
         for op in ops {
             match op {
                 Op::Call(script) => {
@@ -435,7 +437,7 @@ fn run_program(ops: Vec<Op>) -> Result<u64, String> {
                     drop(handle);
                 }
             }
-            assert_eq!(call::depth(), 0);
+            assert_eq!(gate::depth(), 0);
             check_counts();
             super::check_idle();
         }
