@@ -1,7 +1,7 @@
 //! The proxy-wasm filters of `examples/proxy-wasm` in a real Envoy.
 //!
 //! `test` checks the example's workspace (rustfmt, clippy for wasm32-wasip1, the library's unit
-//! tests on the host), builds the filters, and runs `examples/proxy-wasm/test/envoy.test.mjs`
+//! and doc tests on the host, its docs), builds the filters, and runs `examples/proxy-wasm/test/envoy.test.mjs`
 //! with `node --test`: it starts Envoy, an upstream and an auth service, and kills them when it
 //! ends. `bench` runs `examples/proxy-wasm/test/bench.mjs` under `wrk` and writes
 //! `target/bench/envoy.md`.
@@ -47,6 +47,13 @@ pub fn test() -> Result {
         cargo()
             .args(["test", "--manifest-path", MANIFEST, "-p", "wasmexport-proxy"])
             .args(["--target-dir", "target/envoy"]),
+    )?;
+    run(
+        "cargo doc -p wasmexport-proxy (no warnings)",
+        cargo()
+            .args(["doc", "--no-deps", "--manifest-path", MANIFEST, "-p", "wasmexport-proxy"])
+            .args(["--target-dir", "target/envoy"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     let filters = build()?;
     let envoy = envoy_bin()?;
