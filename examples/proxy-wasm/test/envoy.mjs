@@ -30,8 +30,12 @@ export function cluster(name, port) {
   };
 }
 
-/** Envoy's Wasm HTTP filter running `wasm` with plugin configuration `configuration`. */
-export function wasmFilter({ wasm, vmId, name, configuration = '', failOpen = false }) {
+/**
+ * Envoy's Wasm HTTP filter running `wasm` with plugin configuration `configuration`; what a
+ * trap does is `failurePolicy` (`FAIL_RELOAD`, ...) if given, else `failOpen`.
+ */
+export function wasmFilter({ wasm, vmId, name, configuration = '', failOpen = false, failurePolicy }) {
+  const onFailure = failurePolicy ? { failure_policy: failurePolicy } : { fail_open: failOpen };
   return {
     name: 'envoy.filters.http.wasm',
     typed_config: {
@@ -41,7 +45,7 @@ export function wasmFilter({ wasm, vmId, name, configuration = '', failOpen = fa
         root_id: name,
         vm_config: { vm_id: vmId, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasm } } },
         configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: configuration },
-        fail_open: failOpen,
+        ...onFailure,
       },
     },
   };

@@ -37,12 +37,7 @@ before(async () => {
       listener('nowhere', [filter('main', 'nowhere', { configuration: 'cluster=nowhere' })], toUpstream),
       listener('closed', [filter('closed', 'closed')], toUpstream),
       listener('open', [filter('open', 'open', { failOpen: true })], toUpstream),
-      listener('reload', [(() => {
-        const f = filter('reload', 'reload');
-        delete f.typed_config.config.fail_open;
-        f.typed_config.config.failure_policy = 'FAIL_RELOAD';
-        return f;
-      })()], toUpstream),
+      listener('reload', [filter('reload', 'reload', { failurePolicy: 'FAIL_RELOAD' })], toUpstream),
     ],
     clusters: [cluster('upstream', upstream.port), cluster('auth', auth.port)],
   });
