@@ -64,8 +64,9 @@ fn build_wasm_bindgen() -> Result<PathBuf> {
             .args([WASM_BINDGEN, "--target-dir", TARGET_DIR]),
     )?;
     let cli = wasm_bindgen_cli()?;
-    let out_dir = root().join(TARGET_DIR).join("wasm-bindgen-out");
-    let wasm = out_dir.join("../wasm32-unknown-unknown/release/pending_bench_wasm_bindgen.wasm");
+    let built = root().join(TARGET_DIR);
+    let wasm = built.join("wasm32-unknown-unknown/release/pending_bench_wasm_bindgen.wasm");
+    let out_dir = built.join("wasm-bindgen-out");
     run(
         "wasm-bindgen --target nodejs (the wasm-bindgen guest's JS glue)",
         Command::new(&cli)
