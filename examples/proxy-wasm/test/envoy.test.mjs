@@ -35,6 +35,8 @@ before(async () => {
       listener('nocache', [filter('main', 'nocache', { configuration: 'ttl_ms=0' })], toUpstream),
       // Callouts to a cluster Envoy does not have.
       listener('nowhere', [filter('main', 'nowhere', { configuration: 'cluster=nowhere' })], toUpstream),
+      // A background task that wakes every 50 ms, in a VM of its own.
+      listener('heartbeat', [filter('heartbeat', 'heartbeat', { configuration: 'heartbeat_ms=50' })], toUpstream),
       listener('closed', [filter('closed', 'closed')], toUpstream),
       listener('open', [filter('open', 'open', { failOpen: true })], toUpstream),
       listener('reload', [filter('reload', 'reload', { failurePolicy: 'FAIL_RELOAD' })], toUpstream),
@@ -125,6 +127,18 @@ test('a timer: /sleep continues the paused request after its duration, blocking 
   assert.equal(slept.status, 200);
   assert.equal(echoed(slept).headers['x-slept-ms'], 'client, 400', 'added to the client\'s');
   assert.ok(slept.ms >= 400, `answered after ${slept.ms} ms`);
+});
+
+test('a background task: its timer fires from ticks, with no request in flight', async () => {
+  const beats = async () => Number((await request(url('heartbeat', '/heartbeats'))).body);
+  const first = await beats();
+  // Started with the plugin's configuration, not with this first request (which comes after
+  // the tests above, a second or more later).
+  assert.ok(first > 0, 'the task had not run before the first request');
+  // No request reaches that VM meanwhile: only proxy_on_tick can run the task.
+  await new Promise((r) => setTimeout(r, 2000));
+  const later = await beats();
+  assert.ok(later >= first + 2, `woke ${later - first} times in 2 s (every 50 ms asked)`);
 });
 
 test("Envoy's poll_oneoff returns at once, with no event, for a 1 s clock wait", async () => {

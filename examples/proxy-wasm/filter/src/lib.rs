@@ -15,6 +15,8 @@
 //! * `/body`: reads the whole request body: `forbidden` gets a 403 reply, any other goes on;
 //! * `/memory`: replies with the module's linear memory size in 64 KiB pages;
 //! * `/tasks`: replies with the number of live tasks (`wasmexport::task_count`);
+//! * `/heartbeats`: replies with how often the background task `heartbeat_ms=N` (the plugin
+//!   configuration) starts has woken;
 //! * `/poll-oneoff`: waits 1 s in WASI's `poll_oneoff` and replies with what it returned;
 //! * `/panic`: the handler panics.
 
@@ -58,6 +60,10 @@ impl Filter for Auth {
                 Some(("ttl_ms", ms)) => {
                     auth.ttl = Duration::from_millis(ms.parse().map_err(|_| "bad ttl_ms")?)
                 }
+                Some(("heartbeat_ms", ms)) => {
+                    let every = Duration::from_millis(ms.parse().map_err(|_| "bad heartbeat_ms")?);
+                    wasmexport::spawn(heartbeat(every)).detach();
+                }
                 _ => return Err(format!("unknown setting `{item}`")),
             }
         }
@@ -88,6 +94,10 @@ impl Filter for Auth {
                 let pages = memory_pages().to_string();
                 let headers = [("x-wasm-memory-pages", pages.as_str())];
                 request.send_response(200, &headers, pages.as_bytes())
+            }
+            "heartbeats" => {
+                let beats = HEARTBEATS.get().to_string();
+                request.send_response(200, &[], beats.as_bytes())
             }
             "tasks" => {
                 let tasks = wasmexport::task_count().to_string();
@@ -159,6 +169,19 @@ impl Auth {
         if cache.len() < CACHE_MAX {
             cache.entry(token).or_insert_with(|| (verdict.clone(), now + self.ttl));
         }
+    }
+}
+
+thread_local! {
+    /// How many times [`heartbeat`] woke.
+    static HEARTBEATS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A background task: wakes every `every`, for as long as the plugin lives.
+async fn heartbeat(every: Duration) {
+    loop {
+        sleep(every).await;
+        HEARTBEATS.set(HEARTBEATS.get() + 1);
     }
 }
 

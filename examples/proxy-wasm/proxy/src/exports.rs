@@ -43,12 +43,15 @@ fn proxy_on_vm_start(_root_id: u32, _vm_configuration_size: usize) -> bool {
     true
 }
 
-/// Builds the root's filter from its configuration (`Filter::configure`).
+/// Builds the root's filter from its configuration (`Filter::configure`), then runs the tasks
+/// it spawned, so that their timers set the tick period.
 #[wasmexport]
 fn proxy_on_configure(root_id: u32, configuration_size: usize) -> bool {
     let _callback = Callback::new(root_id);
     let config = abi::buffer(abi::PLUGIN_CONFIGURATION, configuration_size).unwrap_or_default();
-    state::configure(root_id, &config)
+    let configured = state::configure(root_id, &config);
+    state::run(root_id);
+    configured
 }
 
 /// The tick set from the next timer's deadline: fires what is due, runs what it woke.

@@ -69,6 +69,9 @@ use std::rc::Rc;
 pub trait Filter: Sized + 'static {
     /// Builds the filter from the plugin's `configuration` bytes (Envoy's `proxy_on_configure`,
     /// on each worker). An `Err` is logged and makes Envoy refuse the configuration.
+    ///
+    /// Tasks it spawns ([`wasmexport::spawn`]) start as it returns, and their timers fire
+    /// from the plugin's ticks, with no request needed; host calls are for requests only.
     fn configure(config: &[u8]) -> Result<Self, String>;
 
     /// Handles one request; runs as a task from the moment its headers arrive.
