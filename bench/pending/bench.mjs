@@ -7,7 +7,7 @@
 //
 //   node --expose-gc bench/pending/bench.mjs OURS.wasm WASM_BINDGEN_NODEJS_GLUE.js
 //
-// Prints a Markdown table of ns per round trip (medians of 11 interleaved samples of about
+// Prints a Markdown table of ns per round trip (medians of 21 interleaved samples of about
 // 50 ms each, ± half the interquartile range) with the ratios and the goals.
 import { WASI } from 'node:wasi';
 import fs from 'node:fs';
@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { instantiate } from '../../hosts/js/index.mjs';
 
 const [oursPath, wbPath] = process.argv.slice(2);
-const SAMPLES = 11;
+const SAMPLES = 21;
 const SAMPLE_NS = 50e6;
 const BATCH = 1_000;
 
