@@ -71,8 +71,9 @@ export async function instantiate(source, options = {}) {
   let raw = null; // the instance's exports
   const calls = new Map(); // call id -> { resolve, reject }, for calls that returned WAIT
   const early = new Map(); // call id -> result delivered before the call returned its status
-  const tokens = new Set(); // host operations in flight
-  let nextToken = 0;
+  // Tokens count up from 1 and wrap after 2^31 - 1 operations: a token is never reused while
+  // the guest may still hold its completion, unless that operation outlived 2^31 - 2 others.
+  let lastToken = 0;
   let timer = null;
   let timerAt = Infinity;
   let held = false; // whether the timer keeps the process alive (while calls are pending)
@@ -205,7 +206,6 @@ export async function instantiate(source, options = {}) {
 
   // An operation of an async import settled: hand its value or bytes to the guest.
   function settle(token, v, name) {
-    tokens.delete(token);
     if (host.dead) return;
     let bytes = null;
     if (typeof v !== 'number' && typeof v !== 'boolean' && v !== undefined && v !== null) {
@@ -231,10 +231,7 @@ export async function instantiate(source, options = {}) {
 
   function asyncImport(fn, name) {
     return (...args) => {
-      do nextToken = nextToken >= 0x7fffffff ? 1 : nextToken + 1;
-      while (tokens.has(nextToken));
-      const token = nextToken;
-      tokens.add(token);
+      const token = (lastToken = lastToken >= 0x7fffffff ? 1 : lastToken + 1);
       let p;
       try {
         p = fn(...args);
