@@ -189,8 +189,8 @@ impl WasmSlice for &[u8] {
         len: usize,
     ) -> Self {
         match bytes_arg(export, param, ptr, len) {
-            // SAFETY: `bytes_arg` checked that the range is non-null and inside linear memory
-            // (so at most isize::MAX bytes); the caller guarantees nothing writes it meanwhile.
+            // SAFETY: `bytes_arg` checked that the range is non-null, inside linear memory and
+            // at most isize::MAX bytes; the caller guarantees nothing writes it meanwhile.
             Some(ptr) => unsafe { std::slice::from_raw_parts(ptr, len) },
             None => &[],
         }
@@ -245,8 +245,10 @@ impl<'a> WasmSlice for &'a str {
 
 /// The bytes `ptr..ptr + len` a host passed for `param` of export `export`, checked: `None` for
 /// an empty slice (whatever the pointer: a zero length never dereferences it), else the
-/// pointer, known to be non-null and, on wasm32, inside linear memory. Anything else traps with
-/// a line naming the export and the parameter, before the export's code runs.
+/// pointer, known to be non-null, on wasm32 inside linear memory, and with `len` at most
+/// `isize::MAX`, the most a slice may hold (wasm32's memory reaches 4 GiB, twice that).
+/// Anything else traps with a line naming the export and the parameter, before the export's
+/// code runs.
 #[inline]
 fn bytes_arg(
     export: &'static str,
@@ -259,14 +261,14 @@ fn bytes_arg(
     }
     let start = ptr as usize as u64;
     let end = start.checked_add(len as u64);
-    if start == 0 || end.is_none_or(|end| end > memory_end()) {
+    if start == 0 || end.is_none_or(|end| end > memory_end()) || len > isize::MAX as usize {
         bad_range(export, param, start, len);
     }
     Some(ptr.cast_const())
 }
 
 /// The end of linear memory in bytes; on other targets (host builds) the end of the address
-/// space, where only the null check applies.
+/// space, where only the null and length checks apply.
 #[inline(always)]
 fn memory_end() -> u64 {
     #[cfg(target_arch = "wasm32")]
@@ -288,10 +290,17 @@ fn bad_range(export: &str, param: &str, start: u64, len: usize) -> ! {
              pointer into the module's memory (any pointer with length 0 is an empty slice)"
         ))
     }
+    let end = memory_end();
+    if start.checked_add(len as u64).is_none_or(|e| e > end) {
+        trap(format_args!(
+            "export \"{export}\": parameter `{param}`: {len} bytes at {start:#x} run past the end \
+             of linear memory ({end} bytes); pass a pointer and length inside the module's memory"
+        ))
+    }
     trap(format_args!(
-        "export \"{export}\": parameter `{param}`: {len} bytes at {start:#x} run past the end of \
-         linear memory ({} bytes); pass a pointer and length inside the module's memory",
-        memory_end()
+        "export \"{export}\": parameter `{param}`: {len} bytes at {start:#x} are more than a \
+         slice may hold ({} bytes, isize::MAX); pass at most that many bytes",
+        isize::MAX
     ))
 }
 
@@ -352,8 +361,8 @@ mod tests {
         let (b, s, m): (&[u8], &str, &mut [u8]) = unsafe {
             (
                 WasmSlice::from_raw("e", "b", std::ptr::null_mut(), 0),
-                WasmSlice::from_raw("e", "s", 8 as *mut u8, 0),
-                WasmSlice::from_raw("e", "m", usize::MAX as *mut u8, 0),
+                WasmSlice::from_raw("e", "s", std::ptr::without_provenance_mut(8), 0),
+                WasmSlice::from_raw("e", "m", std::ptr::without_provenance_mut(usize::MAX), 0),
             )
         };
         assert!(b.is_empty() && s.is_empty() && m.is_empty());
@@ -366,6 +375,27 @@ mod tests {
             let _: &[u8] = unsafe { WasmSlice::from_raw("read", "buf", std::ptr::null_mut(), 3) };
         });
         assert!(text.contains("export \"read\": parameter `buf`: a null pointer"), "{text}");
+    }
+
+    #[test]
+    fn a_length_over_isize_max_traps_naming_the_parameter() {
+        // On the host the address space is the bound, so a range this long can still end
+        // inside it; the slice could not exist.
+        let len = isize::MAX as usize + 1;
+        let text = panic_text(|| {
+            // SAFETY: it traps before anything is read.
+            let _: &[u8] = unsafe {
+                WasmSlice::from_raw("sum", "bytes", std::ptr::without_provenance_mut(16), len)
+            };
+        });
+        assert_eq!(
+            text,
+            format!(
+                "wasmexport: export \"sum\": parameter `bytes`: {len} bytes at 0x10 are more than a slice \
+                 may hold ({} bytes, isize::MAX); pass at most that many bytes",
+                isize::MAX
+            )
+        );
     }
 
     #[test]
@@ -383,8 +413,8 @@ mod tests {
 
     #[test]
     fn overlapping_buffers_trap_only_when_one_is_mutable() {
-        let p = 64 as *mut u8;
-        let q = 70 as *mut u8;
+        let p = std::ptr::without_provenance_mut::<u8>(64);
+        let q = std::ptr::without_provenance_mut::<u8>(70);
         disjoint("f", &[("a", p, 8, false), ("b", q, 8, false)]);
         disjoint("f", &[("a", p, 6, true), ("b", q, 8, true)]);
         disjoint("f", &[("a", p, 0, true), ("b", p, 8, true)]);

@@ -41,6 +41,26 @@ per_thread! {
     };
 }
 
+/// When a host thread ends (the crate's host-side tests, a guest crate's host-side tests), the
+/// blocks its pool keeps go back to the global allocator. wasm32's one pool is a static, never
+/// dropped: it lives as long as the instance.
+impl Drop for Pool {
+    fn drop(&mut self) {
+        for (c, free) in self.free.iter().enumerate() {
+            let mut head = free.replace(ptr::null_mut());
+            while !head.is_null() {
+                // SAFETY: a block on a free list is one this pool allocated with the class's
+                // block layout and nobody uses; its first word is the link `release` wrote.
+                let next = unsafe { (*head).next };
+                // SAFETY: as above; the block is off the list, so freed once.
+                unsafe { dealloc(head.cast(), block(c)) };
+                head = next;
+            }
+            self.kept[c].set(0);
+        }
+    }
+}
+
 /// The class of a layout, or `None` for one the pool does not serve. Folds to a constant for
 /// a layout known at compile time.
 #[inline(always)]
@@ -58,7 +78,9 @@ const fn block(class: usize) -> Layout {
     unsafe { Layout::from_size_align_unchecked((class + 1) * ALIGN, ALIGN) }
 }
 
-/// Allocates a block for `layout` (not zero-sized).
+/// Allocates a block for `layout`. A zero-sized layout gets a dangling pointer aligned for it,
+/// which [`release`] takes back doing nothing; the test folds away for a layout known at
+/// compile time, as every caller's is.
 #[inline(always)]
 pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
     let layout = match class(layout) {
@@ -80,14 +102,24 @@ pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
             }
             block(c)
         }
+        None if layout.size() == 0 => return dangling(layout),
         None => layout,
     };
-    // SAFETY: `layout` is not zero-sized (tasks have a header).
+    // SAFETY: `layout` is not zero-sized: a class's block never is, and the zero-sized ones
+    // returned above.
     let p = unsafe { alloc(layout) };
     NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout))
 }
 
-/// Frees a block that `allocate(layout)` returned.
+/// A non-null pointer aligned for `layout` and without provenance: what a zero-sized
+/// allocation is (the address is the alignment, as in `NonNull::dangling`).
+#[inline(always)]
+const fn dangling(layout: Layout) -> NonNull<u8> {
+    // SAFETY: an alignment is a power of two, so not zero.
+    unsafe { NonNull::new_unchecked(ptr::without_provenance_mut(layout.align())) }
+}
+
+/// Frees a block that `allocate(layout)` returned; for a zero-sized layout, nothing.
 ///
 /// # Safety
 ///
@@ -113,10 +145,11 @@ pub(crate) unsafe fn release(p: NonNull<u8>, layout: Layout) {
             }
             block(c)
         }
+        None if layout.size() == 0 => return,
         None => layout,
     };
     // SAFETY: the caller's contract: `p` was allocated by the global allocator with `layout`
-    // (for a class, with the class's block layout).
+    // (for a class, with the class's block layout; a zero-sized one returned above).
     unsafe { dealloc(p.as_ptr(), layout) }
 }
 
@@ -154,5 +187,21 @@ mod tests {
             // SAFETY: allocated above with this layout.
             unsafe { release(p, big) };
         }
+    }
+
+    #[test]
+    fn a_zero_sized_layout_gets_an_aligned_dangling_pointer_and_frees_nothing() {
+        for layout in [Layout::new::<()>(), Layout::from_size_align(0, 64).unwrap()] {
+            let p = allocate(layout);
+            assert_eq!(p.as_ptr() as usize, layout.align(), "dangling at the alignment");
+            // SAFETY: allocated above with this layout; a zero-sized block is never read.
+            unsafe { release(p, layout) };
+        }
+        // The classes are untouched.
+        let before: Vec<usize> = POOL.with(|p| p.kept.iter().map(Cell::get).collect());
+        let p = allocate(Layout::new::<[u8; 0]>());
+        // SAFETY: as above.
+        unsafe { release(p, Layout::new::<[u8; 0]>()) };
+        assert_eq!(POOL.with(|p| p.kept.iter().map(Cell::get).collect::<Vec<_>>()), before);
     }
 }
