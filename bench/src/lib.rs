@@ -12,6 +12,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 /// The modules compared; Go's are `None` when no Go toolchain could be had (`go_note` says why).
+#[derive(Debug)]
 pub struct Guests {
     /// Hand-written `#[unsafe(no_mangle)] extern "C"` exports: the floor.
     pub raw: PathBuf,
@@ -34,6 +35,7 @@ pub struct Guests {
 }
 
 /// The modules of the size figures (the default-profile floor is [`Guests::raw`]).
+#[derive(Debug)]
 pub struct Sizes {
     /// add_only.wasm, default release profile.
     pub ours: PathBuf,

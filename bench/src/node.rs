@@ -8,7 +8,7 @@ use wasmexport_engine_tests::root;
 
 /// A time from the Node harness: the median of its samples, in ns, and half the interquartile
 /// range in percent.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct Time {
     /// ns.
     pub median: f64,
@@ -17,6 +17,7 @@ pub struct Time {
 }
 
 /// What `bench.mjs` printed.
+#[derive(Debug)]
 pub struct Node(Value);
 
 impl Node {

@@ -138,6 +138,7 @@ impl Future for WakesSelfThenNests {
             self.depth.set(depth - 1);
             return Poll::Pending;
         }
+        // SAFETY: the future is not moved out of; only its counters are written.
         let this = unsafe { self.get_unchecked_mut() };
         this.polls += 1;
         let out = if this.polls == 1 {

@@ -144,6 +144,21 @@ pub struct Host {
     pub max_depth: u32,
 }
 
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("depth", &self.depth)
+            .field("max_depth", &self.max_depth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Guest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guest").field("host", self.store.data()).finish_non_exhaustive()
+    }
+}
+
 /// An instance of a guest with its stderr captured.
 pub struct Guest {
     /// The store; public so that tests can set fuel or call funcs directly.

@@ -45,6 +45,21 @@ pub struct Host<T = ()> {
     pub data: T,
 }
 
+impl<T> std::fmt::Debug for Host<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("depth", &self.depth)
+            .field("max_depth", &self.max_depth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> std::fmt::Debug for Guest<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guest").field("host", self.store.data()).finish_non_exhaustive()
+    }
+}
+
 /// An instance of a guest on wasmi with its stderr captured.
 pub struct Guest<T = ()> {
     /// The store.

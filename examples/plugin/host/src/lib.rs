@@ -75,6 +75,22 @@ pub struct State {
     pub echo_logs: bool,
 }
 
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("logs", &self.logs.len())
+            .field("cache_hits", &self.cache_hits)
+            .field("cache_misses", &self.cache_misses)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("state", self.store.data()).finish_non_exhaustive()
+    }
+}
+
 /// A loaded and initialized plugin.
 pub struct Plugin {
     store: Store<State>,
