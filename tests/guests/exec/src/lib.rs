@@ -372,3 +372,13 @@ thread_local! {
 
 mod guarantees;
 mod outputs;
+
+/// Fills 16 KiB of the stack below this call with `byte` and returns: a call made next at the
+/// same depth finds those bytes wherever it does not write its own (the test of the bytes a
+/// sleep's `poll_oneoff` subscription sends).
+#[wasmexport]
+fn dirty_stack(byte: u32) {
+    let mut bytes = [0u8; 16 * 1024];
+    bytes.fill(byte as u8);
+    std::hint::black_box(&mut bytes);
+}
