@@ -469,6 +469,9 @@ fn pending_run(export: &Export, args: &[TokenStream]) -> TokenStream {
         #[inline(never)]
         #[track_caller]
         fn #run_fn(#(#run_params),*) -> ::core::primitive::i32 {
+            // The import stays in the module even when the future never completes (its call
+            // would be dead code): hosts find pending exports by their `[task-return]` imports.
+            ::core::hint::black_box(#task_return as *const ());
             #krate::__private::pending::start(#name, move |#id| async move {
                 let #result = #call.await;
                 // Marked as a host call, as any `#[wasmimport]`.

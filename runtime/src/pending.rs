@@ -35,11 +35,13 @@
 //! # fn main() {}
 //! ```
 
+use crate::local::per_thread;
 use crate::{executor, time};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -70,13 +72,40 @@ enum State {
 }
 
 struct Pending {
-    slots: BTreeMap<u32, Slot>,
+    slots: HashMap<u32, Slot, BuildHasherDefault<TokenHasher>>,
     last_id: u32,
 }
 
-thread_local! {
-    static PENDING: RefCell<Pending> =
-        const { RefCell::new(Pending { slots: BTreeMap::new(), last_id: 0 }) };
+/// Tokens are the host's counters, mostly: a multiplicative hash spreads them well enough, and
+/// needs no random seed (std's default hasher asks the host for one).
+#[derive(Default)]
+struct TokenHasher(u64);
+
+impl Hasher for TokenHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, token: u32) {
+        self.0 = u64::from(token).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+per_thread! {
+    static PENDING: RefCell<Pending> = RefCell::new(Pending {
+        slots: HashMap::with_hasher(BuildHasherDefault::new()),
+        last_id: 0,
+    });
+}
+
+/// The table, borrowed for `f`, which runs no user code.
+#[inline(always)]
+fn with_pending<R>(f: impl FnOnce(&mut Pending) -> R) -> R {
+    PENDING.with(|p| f(&mut p.borrow_mut()))
 }
 
 /// Waits for the host to complete operation `token` with `wasmexport_complete(token, value)`,
@@ -169,7 +198,7 @@ impl Completion {
         assert!(!self.finished, "a host completion was polled after it completed");
         // Cloning and dropping wakers is user code: neither happens while the table is
         // borrowed. The clone is made first, then the table is looked at once.
-        let known = PENDING.with_borrow(|p| match p.slots.get(&self.token) {
+        let known = with_pending(|p| match p.slots.get(&self.token) {
             Some(Slot { state: State::Waiting(Some(w)), .. }) => w.will_wake(cx.waker()),
             _ => false,
         });
@@ -177,7 +206,7 @@ impl Completion {
             return Poll::Pending;
         }
         let waker = cx.waker().clone();
-        let (ready, old) = PENDING.with_borrow_mut(|p| {
+        let (ready, old) = with_pending(|p| {
             let slot = p
                 .slots
                 .entry(self.token)
@@ -209,7 +238,7 @@ impl Drop for Completion {
             return;
         }
         let waker = PENDING.try_with(|p| {
-            let mut p = p.borrow_mut();
+            let p = &mut *p.borrow_mut();
             let Entry::Occupied(mut slot) = p.slots.entry(self.token) else { return None };
             match std::mem::replace(&mut slot.get_mut().state, State::Cancelled) {
                 // Waiting: the host's completion, when it comes, is dropped.
@@ -229,7 +258,7 @@ impl Drop for Completion {
 #[doc(hidden)]
 pub fn complete(token: i32, value: i32) -> i32 {
     let token = token as u32;
-    let waker = PENDING.with_borrow_mut(|p| match p.slots.entry(token) {
+    let waker = with_pending(|p| match p.slots.entry(token) {
         Entry::Vacant(slot) => {
             // Completed before a future asked: kept for it.
             slot.insert(Slot { state: State::Done(value), buffer: None });
@@ -258,11 +287,8 @@ pub fn complete(token: i32, value: i32) -> i32 {
 #[doc(hidden)]
 pub fn buffer(token: i32, len: i32) -> i32 {
     let Ok(len) = usize::try_from(len) else { return 0 };
-    if len == 0 {
-        return 0;
-    }
     let token = token as u32;
-    let (old, ptr) = PENDING.with_borrow_mut(|p| {
+    let (old, ptr) = with_pending(|p| {
         let slot =
             p.slots.entry(token).or_insert(Slot { state: State::Waiting(None), buffer: None });
         let old = slot.buffer.replace(vec![0; len]);
@@ -270,6 +296,10 @@ pub fn buffer(token: i32, len: i32) -> i32 {
         (old, ptr)
     });
     drop(old);
+    if len == 0 {
+        // Nothing to write: the empty buffer is kept, so that completing with 0 gives no bytes.
+        return 0;
+    }
     // An address in linear memory: below 4 GiB on wasm32, so an `i32` holds it.
     ptr as usize as i32
 }
@@ -300,7 +330,7 @@ where
     F: FnOnce(i32) -> Fut,
     Fut: Future<Output = ()> + 'static,
 {
-    let id = PENDING.with_borrow_mut(|p| {
+    let id = with_pending(|p| {
         p.last_id = if p.last_id >= MAX_ID { 1 } else { p.last_id + 1 };
         p.last_id
     });

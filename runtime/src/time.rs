@@ -112,6 +112,9 @@ pub(crate) fn next_deadline() -> Option<Instant> {
 
 /// How long until the earliest armed deadline (zero if it has passed), if one is armed.
 pub(crate) fn until_next() -> Option<Duration> {
+    if !any_armed() {
+        return None;
+    }
     let (deadline, clock) = TIMERS.with(|t| {
         let t = t.borrow();
         Some((t.armed.first_key_value()?.0.0, t.clock?))
