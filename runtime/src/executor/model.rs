@@ -19,7 +19,7 @@ use crate::gate::{self, HostCall};
 use crate::time::{self, Sleep, sleep};
 use crate::{JoinHandle, spawn, task_count};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -455,8 +455,16 @@ fn run_program(ops: Vec<Op>) -> Result<u64, String> {
 fn random_programs_keep_the_executors_promises() {
     let cases =
         std::env::var("WASMEXPORT_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(300);
-    let mut runner =
-        TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases,
+        // Failures found are kept in runtime/proptest-regressions/executor/model.txt,
+        // committed, and run first every time.
+        source_file: Some(file!()),
+        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel(
+            "proptest-regressions",
+        ))),
+        ..Config::default()
+    });
     let polls = Cell::new(0u64);
     let programs = Cell::new(0u64);
     let result = runner.run(&ops(), |ops| {
