@@ -79,6 +79,9 @@ enum Op {
     DropHandle(u8),
     /// Calls a plain `fn` export that drives the executor (a host's tick).
     Drive,
+    /// Calls a pending export running the script: it returns at once, and its future runs as
+    /// a task in later calls and drives.
+    Pending(Vec<Step>),
 }
 
 fn steps(finite: bool, depth: u32) -> BoxedStrategy<Vec<Step>> {
@@ -130,6 +133,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
         1 => (0u8..4).prop_map(Op::FireStale),
         1 => (0u8..4).prop_map(Op::DropHandle),
         2 => Just(Op::Drive),
+        2 => steps(true, 2).prop_map(Op::Pending),
     ];
     proptest::collection::vec(op, 1..16)
 }
@@ -154,6 +158,9 @@ struct World {
     /// Tasks deferred by a drive and not polled since: after a drive returns, exactly these are
     /// ready.
     deferred: Cell<usize>,
+    /// Pending calls started, and the ids of those whose future completed.
+    pending_started: Cell<usize>,
+    pending_done: RefCell<Vec<i32>>,
 }
 
 thread_local! {
@@ -401,6 +408,27 @@ fn drive() {
     assert_eq!(next.is_some(), time::any_armed(), "a drive's next deadline: {next:?}");
 }
 
+/// What the shim of a `#[wasmexport(pending)]` export does: the call returns at once, its
+/// future a task from then on; the status says whether it completed during the call.
+fn pending_call(script: Vec<Step>) {
+    WORLD.with(|w| w.pending_started.set(w.pending_started.get() + 1));
+    let entered = call::AsyncCall::enter("pending");
+    let probe = Probe::new(script, true);
+    // The call drives, as `drive` does.
+    let outer = WORLD.with(|w| w.driving.replace(true));
+    let status = crate::pending::start("pending", move |id| async move {
+        probe.await;
+        WORLD.with(|w| w.pending_done.borrow_mut().push(id));
+    });
+    WORLD.with(|w| {
+        w.driving.set(outer);
+        assert_eq!(super::ready_count(), w.deferred.get(), "tasks ready after a pending call");
+    });
+    drop(entered);
+    let (id, done) = (status >> 4, status & 3 == 0);
+    assert_eq!(done, WORLD.with(|w| w.pending_done.borrow().contains(&id)), "status {status:#x}");
+}
+
 /// What a `#[wasmimport]` host function that calls an async export does.
 fn nested_call(script: Vec<Step>) {
     // SAFETY: what a host function that calls exports does; left right after.
@@ -425,6 +453,7 @@ fn run_program(ops: Vec<Op>) -> Result<u64, String> {
                     WORLD.with(|w| w.call_done.set(false));
                 }
                 Op::Drive => call::call_sync("tick", drive),
+                Op::Pending(script) => pending_call(script),
                 Op::Advance(ms) => time::fake_clock::advance(Duration::from_millis(ms.into())),
                 Op::WakeFromOutside(slot) => wake_slot(slot),
                 Op::FireStale(i) => fire_stale(i),
@@ -441,6 +470,23 @@ fn run_program(ops: Vec<Op>) -> Result<u64, String> {
             check_counts();
             super::check_idle();
         }
+        // Every pending call finishes on its own (its script is finite), given time and drives,
+        // and completes exactly once.
+        let started = WORLD.with(|w| w.pending_started.get());
+        for _ in 0..1_000 {
+            if WORLD.with(|w| w.pending_done.borrow().len()) == started {
+                break;
+            }
+            time::fake_clock::advance(Duration::from_millis(100));
+            call::call_sync("tick", drive);
+        }
+        WORLD.with(|w| {
+            let mut done = w.pending_done.borrow().clone();
+            assert_eq!(done.len(), started, "pending calls that completed");
+            done.sort_unstable();
+            done.dedup();
+            assert_eq!(done.len(), started, "a pending call completed twice");
+        });
         WORLD.with(|w| w.polls.get())
     });
     program.join().map_err(|e| {
