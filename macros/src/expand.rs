@@ -457,6 +457,9 @@ fn pending_run(export: &Export, args: &[TokenStream]) -> TokenStream {
     quote! {
         #[cfg(target_family = "wasm")]
         #[link(wasm_import_module = "wasmexport")]
+        // The result type passed `WasmResult`, which is stricter than this lint, except that
+        // the lint calls a pointer to an empty `#[repr(C)]` struct unsafe (Go's `*struct{}`).
+        #[allow(improper_ctypes)]
         unsafe extern "C" {
             #[link_name = #import_name]
             fn #task_return(#id: ::core::primitive::i32 #ret_param);
@@ -554,6 +557,10 @@ fn import_wrapper(import: &Import) -> TokenStream {
         #vis unsafe fn #ident(#(#wrapper_params),*) #ret_ty {
             #[cfg(target_family = "wasm")]
             #[link(wasm_import_module = #module)]
+            // The types passed `WasmType` and `WasmResult`, which are stricter than this lint,
+            // except that the lint calls a pointer to an empty `#[repr(C)]` struct unsafe (Go's
+            // `*struct{}`, an opaque handle).
+            #[allow(improper_ctypes)]
             unsafe extern "C" {
                 #[link_name = #name]
                 fn #import_fn(#(#extern_params),*) #abi_ret;

@@ -8,7 +8,9 @@
 //! - The symbols of the toolchain's own libraries (wasi-libc, its start files, Rust's standard
 //!   library): `malloc` or `exit` fail to link ("duplicate symbol"), and `getenv`, `write` or
 //!   `memcpy` link but silently replace the function that std and libc call. The list is
-//!   generated from the sysroot and checked against it by a test (`reserved_symbols.rs`).
+//!   generated from the sysroot and checked against it by a test (`reserved_symbols.rs`). For
+//!   `malloc`, `free`, `calloc` and `realloc`, which hosts do call, the error gives the link
+//!   argument that exports libc's own.
 //! - The symbols wasm-ld synthesizes (`__heap_base`, `__wasm_call_ctors`, ...).
 //! - `main` in a `bin`: rustc defines it as the program's C entry point.
 
@@ -53,6 +55,16 @@ pub fn why(name: &str, in_bin: bool) -> Option<String> {
         "main" if in_bin => "`main` is reserved in a bin: rustc defines the program's C entry \
                              point under that symbol name"
             .to_string(),
+        "malloc" | "free" | "calloc" | "realloc" => format!(
+            "`{name}` is wasi-libc's allocator, which Rust's global allocator calls on \
+             wasm32-wasip1, and on wasm an export's name is also its symbol name: this export \
+             would be a second `{name}` (a duplicate symbol)\n\
+             For a host that calls the guest's `{name}` (wazero's examples, TinyGo's \
+             convention), export libc's own from the cdylib's build script (build.rs):\n    \
+             println!(\"cargo:rustc-link-arg-cdylib=--export={name}\");\n\
+             or in .cargo/config.toml: [target.wasm32-wasip1] rustflags = \
+             [\"-C\", \"link-arg=--export={name}\"]"
+        ),
         _ if LINKER.contains(&name) => format!(
             "`{name}` is reserved: the linker defines it (on wasm an export's name is also \
              its symbol name)"
@@ -76,8 +88,15 @@ mod tests {
     #[test]
     fn lists_are_sorted_for_binary_search_and_name_what_breaks() {
         assert!(generated::SYMBOLS.windows(2).all(|w| w[0] < w[1]));
-        for name in ["malloc", "free", "exit", "getenv", "write", "memcpy", "__main_void"] {
+        for name in ["exit", "getenv", "write", "memcpy", "__main_void", "aligned_alloc"] {
             assert!(why(name, false).unwrap().contains("toolchain's own libraries"), "{name}");
+        }
+        // The allocator a host may call: the message says how to export libc's own.
+        for name in ["malloc", "free", "calloc", "realloc"] {
+            assert!(generated::SYMBOLS.contains(&name), "{name} is libc's");
+            let why = why(name, false).unwrap();
+            assert!(why.contains(&format!("cargo:rustc-link-arg-cdylib=--export={name}")), "{why}");
+            assert!(why.contains(&format!("link-arg=--export={name}\"]")), "{why}");
         }
         assert!(why("memory", false).unwrap().contains("linear memory"));
         assert!(why("__heap_base", false).unwrap().contains("the linker"));

@@ -315,7 +315,10 @@ fn check_name(errors: &mut Errors, name: &Name, what: &str, in_bin: bool) {
         } else {
             " (taken from the fn name; give another with #[wasmexport(\"name\")])"
         };
-        errors.push_at(name.span, format!("{why}{from}"));
+        // At the end of the first line: a message may go on with a recipe.
+        let mut msg = why;
+        msg.insert_str(msg.find('\n').unwrap_or(msg.len()), from);
+        errors.push_at(name.span, msg);
     }
 }
 

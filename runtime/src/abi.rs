@@ -122,9 +122,11 @@ impl WasmResult for () {
 /// A type whose layout a wasm host can rely on, so that a `*const T` or `*mut T` to it may cross
 /// the boundary (Go's `structs.HostLayout`).
 ///
-/// Implemented for the scalars, `u8`, `i8`, `u16`, `i16`, [`c_void`], raw pointers and arrays of
-/// these, and, through `#[derive(wasmexport::HostLayout)]`, for `#[repr(C)]` and
-/// `#[repr(transparent)]` structs whose fields all have a host layout.
+/// Implemented for the scalars, `u8`, `i8`, `u16`, `i16`, [`c_void`], `()`, raw pointers and
+/// arrays of these, and, through `#[derive(wasmexport::HostLayout)]`, for `#[repr(C)]` and
+/// `#[repr(transparent)]` structs whose fields all have a host layout. `*mut ()` and a pointer to
+/// an empty `#[repr(C)]` struct (`struct Empty {}` or `struct Empty;`, size 0) are Go's
+/// `*struct{}`: opaque handles, one `i32` in wasm.
 ///
 /// # Safety
 /// The type's size, alignment and field offsets must be fixed by a `repr` a host can compute
@@ -133,7 +135,7 @@ impl WasmResult for () {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no layout a wasm host can rely on",
     label = "no host layout",
-    note = "a #[wasmexport] or #[wasmimport] pointer may point to i32, u32, i64, u64, f32, f64, bool, usize, isize, u8, i8, u16, i16, c_void, a raw pointer, an array of these, or a #[repr(C)] struct marked #[derive(wasmexport::HostLayout)]"
+    note = "a #[wasmexport] or #[wasmimport] pointer may point to i32, u32, i64, u64, f32, f64, bool, usize, isize, u8, i8, u16, i16, c_void, `()`, a raw pointer, an array of these, or a #[repr(C)] struct (an empty one too) marked #[derive(wasmexport::HostLayout)]"
 )]
 pub unsafe trait HostLayout {}
 
@@ -144,6 +146,9 @@ macro_rules! host_layout {
     )*};
 }
 host_layout!(i32 u32 i64 u64 f32 f64 bool usize isize u8 i8 u16 i16 c_void);
+// SAFETY: `()` has size 0 and alignment 1, like Go's `struct{}`: a pointer to it is an opaque
+// handle (`*mut ()`) whose pointee the host never reads.
+unsafe impl HostLayout for () {}
 // SAFETY: an array is its elements back to back; the elements have a host layout.
 unsafe impl<T: HostLayout, const N: usize> HostLayout for [T; N] {}
 // SAFETY: a thin pointer is one `usize` (an `i32` on wasm32).

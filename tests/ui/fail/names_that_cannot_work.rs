@@ -6,7 +6,8 @@ fn memory() -> u32 {
     0
 }
 
-// wasi-libc defines these: the link would fail with "duplicate symbol".
+// wasi-libc's allocator: the link would fail with "duplicate symbol"; the error says how to
+// export libc's own for a host that calls them.
 #[wasmexport(malloc)]
 fn alloc(size: u32) -> *mut u8 {
     std::ptr::null_mut::<u8>().wrapping_add(size as usize)
@@ -14,6 +15,17 @@ fn alloc(size: u32) -> *mut u8 {
 
 #[wasmexport("free")]
 fn release(_ptr: *mut u8) {}
+
+#[wasmexport("realloc")]
+fn grow(_ptr: *mut u8, _size: u32) -> *mut u8 {
+    std::ptr::null_mut()
+}
+
+// Named after the fn: the hint about the name ends the first line, before the recipe.
+#[wasmexport]
+fn calloc(_count: u32, _size: u32) -> *mut u8 {
+    std::ptr::null_mut()
+}
 
 // These link, but replace the function that std and libc call.
 #[wasmexport]
