@@ -144,6 +144,8 @@ pub mod _names {}
 pub mod _trap_lines {}
 #[doc = include_str!("../docs/notes.md")]
 pub mod _notes {}
+#[doc = include_str!("../docs/no-wasi.md")]
+pub mod _no_wasi {}
 
 pub use task::{JoinHandle, YieldNow};
 

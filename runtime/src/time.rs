@@ -1,4 +1,5 @@
-//! Timers on wasip1's monotonic clock.
+//! Timers on wasip1's monotonic clock, or on the host's clock that [`set_clock`] wires in on
+//! wasm32-unknown-unknown (see [no WASI](crate::_no_wasi)).
 //!
 //! A timer only fires while the module is entered. The executor looks at the clock when a call
 //! starts to wait, before a call that woke itself (a `yield_now`, say) goes on, every 64 tasks
@@ -32,9 +33,55 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use crate::wait::set_max_wait;
+
+/// A point on the clock of timers: [`std::time::Instant`], except on wasm32-unknown-unknown,
+/// where std has no clock and this is the runtime's own type, a count of nanoseconds on the
+/// clock given to [`set_clock`] (see [no WASI](crate::_no_wasi)).
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+pub use std::time::Instant;
+
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+pub use crate::wait::Instant;
+
+/// Sets the clock of timers on wasm32-unknown-unknown: `now_ns` returns the host's monotonic
+/// time in nanoseconds (typically a [`#[wasmimport]`](macro@crate::wasmimport) of the host's
+/// `performance.now()` times 1e6). Call it before the first [`sleep`], for example from a
+/// [`#[wasmexport::init]`](macro@crate::init) fn; a later call replaces the clock.
+///
+/// Without WASI there is no clock and no way to block: without `set_clock`, [`sleep`],
+/// [`sleep_until`]'s poll and [`Instant::now`] trap with a `wasmexport:` line saying so, and
+/// timers fire only while the module is entered, through [`drive`](crate::drive) or the calls
+/// of a pending export's host (see [no WASI](crate::_no_wasi)).
+///
+/// On every other target (WASI, and host-side tests) the clock is the system's monotonic clock
+/// and this does nothing, so that a crate built for both needs no `cfg`.
+///
+/// ```
+/// use wasmexport::wasmimport;
+///
+/// #[wasmimport(module = "host", name = "now_ns")]
+/// fn host_now_ns() -> u64;
+///
+/// fn now_ns() -> u64 {
+///     // SAFETY: the host's import takes nothing and returns a plain integer.
+///     unsafe { host_now_ns() }
+/// }
+///
+/// #[wasmexport::init]
+/// fn setup() {
+///     wasmexport::time::set_clock(now_ns);
+/// }
+/// # fn main() {}
+/// ```
+pub fn set_clock(now_ns: fn() -> u64) {
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    crate::wait::set_clock(now_ns);
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    let _ = now_ns;
+}
 
 /// Armed timers, by deadline; the `u64` tells apart timers with the same deadline.
 struct Timers {
@@ -136,7 +183,7 @@ fn wait_until(deadline: Instant) {
     crate::wait::block_until(deadline);
 }
 
-/// The monotonic clock.
+/// The monotonic clock (on wasm32-unknown-unknown, the host's, or a trap).
 #[cfg(not(test))]
 fn now() -> Instant {
     Instant::now()
@@ -183,8 +230,11 @@ pub(crate) mod fake_clock {
 pub fn sleep(duration: Duration) -> Sleep {
     let now = now();
     // A deadline past what `Instant` can hold is as good as never.
-    let deadline =
-        now.checked_add(duration).unwrap_or(now + Duration::from_secs(86_400 * 365 * 100));
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    let never = || now + Duration::from_secs(86_400 * 365 * 100);
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    let never = || Instant::MAX;
+    let deadline = now.checked_add(duration).unwrap_or_else(never);
     sleep_until(deadline)
 }
 

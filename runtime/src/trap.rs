@@ -1,5 +1,8 @@
 //! Traps this crate causes on purpose: one `wasmexport:` line on stderr, then `unreachable`.
 //!
+//! On wasm32-unknown-unknown there is no stderr (no WASI `fd_write`): the line goes to the trap
+//! reporter only, and nowhere when none is set, so that the module imports nothing of its own.
+//!
 //! The line is formatted into a buffer on the stack, not a `String`: a trap must not depend on
 //! the allocator (the heap may be what went wrong), and it keeps `alloc::fmt::format` out of
 //! modules that never format anything else.
@@ -52,23 +55,26 @@ impl<const N: usize> fmt::Write for Line<N> {
 }
 
 /// WASI's `ciovec`: one buffer for `fd_write` to read.
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", not(target_os = "unknown")))]
 #[repr(C)]
 struct Ciovec {
     buf: *const u8,
     len: usize,
 }
 
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", not(target_os = "unknown")))]
 #[link(wasm_import_module = "wasi_snapshot_preview1")]
 unsafe extern "C" {
     fn fd_write(fd: u32, iovs: *const Ciovec, iovs_len: usize, nwritten: *mut usize) -> u16;
 }
 
 /// Writes all of `bytes` to fd 2: straight to WASI's `fd_write` on wasm (which std imports
-/// anyway), so that no lock and no `std::io` error type is involved.
+/// anyway), so that no lock and no `std::io` error type is involved. On wasm32-unknown-unknown,
+/// which has no stderr, nothing.
 fn write_stderr(bytes: &[u8]) {
-    #[cfg(target_family = "wasm")]
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    let _ = bytes;
+    #[cfg(all(target_family = "wasm", not(target_os = "unknown")))]
     {
         let mut bytes = bytes;
         while !bytes.is_empty() {
@@ -165,13 +171,13 @@ pub(crate) fn trap(msg: fmt::Arguments<'_>) -> ! {
 }
 
 /// How many pieces a line of [`trap_static`] has: the prefix, five parts, the newline.
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", not(target_os = "unknown")))]
 const PIECES: usize = 7;
 
 /// The iovecs and the count of [`trap_static`]: in static memory, not on the stack.
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", not(target_os = "unknown")))]
 static mut IOVS: [Ciovec; PIECES] = [const { Ciovec { buf: std::ptr::null(), len: 0 } }; PIECES];
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", not(target_os = "unknown")))]
 static mut WRITTEN: usize = 0;
 
 /// Writes `wasmexport: ` followed by `a` to `e` and a newline to fd 2 in one `fd_write`, then
@@ -193,7 +199,10 @@ pub(crate) fn trap_static(
 ) -> ! {
     #[cfg(target_family = "wasm")]
     {
+        // Without WASI (wasm32-unknown-unknown) there is no stderr: the reporter only.
+        #[cfg(not(target_os = "unknown"))]
         let iovs = (&raw mut IOVS).cast::<Ciovec>();
+        #[cfg(not(target_os = "unknown"))]
         // SAFETY: `iovs` points at `IOVS`, `PIECES` iovecs, which only this fn uses; wasm32-wasip1
         // has one thread and this fn does not return, so no two runs overlap. Each iovec points
         // at a `'static` str; `fd_write` reads the iovecs from `first` on and writes only

@@ -15,9 +15,23 @@
 //! its own `poll_oneoff`: a 1.5 s sleep under a 300 ms timeout runs its 1.5 s. With a cap, the
 //! executor blocks at most that long at a time and then checks its timers again, which runs a
 //! little wasm, where the host's interruption lands.
+//!
+//! On wasm32-unknown-unknown there is neither a clock nor a way to block: the clock is the
+//! host's, given to `time::set_clock`, deadlines are nanoseconds on it (this module's
+//! [`Instant`]), and a call that would block traps with a `wasmexport:` line naming the ways
+//! out (see [no WASI](crate::_no_wasi)).
 
 use std::cell::Cell;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+use std::time::Instant;
+
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+mod no_wasi;
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+pub use no_wasi::Instant;
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+pub(crate) use no_wasi::{block_until, set_clock};
 
 /// The shortest cap: a shorter one would make waiting a busy loop.
 const MIN: Duration = Duration::from_millis(1);
@@ -53,6 +67,7 @@ pub fn set_max_wait(max: Option<Duration>) {
 /// the wait also sets where the cap ends it.
 // The crate's own tests wait on a fake clock instead.
 #[cfg_attr(test, allow(dead_code))]
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 pub(crate) fn block_until(deadline: Instant) {
     let mut now = Instant::now();
     let end = match MAX_WAIT.get() {
@@ -139,7 +154,7 @@ fn cannot_wait(answer: std::fmt::Arguments<'_>) -> ! {
 }
 
 /// Off wasip1 (host-side tests of a guest crate), std's sleep.
-#[cfg(not(all(target_os = "wasi", target_env = "p1")))]
+#[cfg(not(any(all(target_os = "wasi", target_env = "p1"), target_os = "unknown")))]
 fn sleep_for(duration: std::time::Duration) {
     std::thread::sleep(duration);
 }
