@@ -89,6 +89,7 @@ pub(crate) fn current_export() -> &'static str {
 }
 
 /// How many exports (and a command's main) are on the stack.
+#[inline(always)]
 pub(crate) fn depth() -> usize {
     STATE.with(|s| (s.gate.get() / DEPTH_ONE) as usize)
 }

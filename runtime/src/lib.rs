@@ -147,7 +147,29 @@ pub mod _notes {}
 #[doc = include_str!("../docs/no-wasi.md")]
 pub mod _no_wasi {}
 
-pub use task::{JoinHandle, YieldNow};
+pub use task::YieldNow;
+
+/// A handle to a task started by [`spawn`].
+///
+/// Awaiting it gives the task's output. Dropping it detaches the task, which runs on: like a
+/// goroutine, a task cannot be cancelled from outside. A panic in the task traps the module, so
+/// there is no error case.
+///
+/// The type is not `#[must_use]`, as tokio's `JoinHandle` is not: `spawn(fut);` is `go f()`,
+/// and the task runs whether or not its handle is kept. Its `detach` says the same in so many
+/// words.
+///
+/// ```
+/// use wasmexport::{JoinHandle, spawn, wasmexport};
+///
+/// #[wasmexport]
+/// async fn doubled(x: u32) -> u32 {
+///     let handle: JoinHandle<u32> = spawn(async move { x * 2 });
+///     handle.await
+/// }
+/// # fn main() {}
+/// ```
+pub type JoinHandle<T> = task::JoinHandle<T, executor::Scheduler>;
 
 /// Exports a free function from the wasm module.
 ///
@@ -423,6 +445,7 @@ pub fn task_count() -> usize {
 /// }
 /// # fn main() { wasmexport::__private::initialize(); start(); assert!(on_tick() > 0); }
 /// ```
+#[inline]
 pub fn drive() -> Option<std::time::Duration> {
     executor::drive()
 }

@@ -307,10 +307,12 @@ pub fn buffer(token: i32, len: i32) -> i32 {
 /// `wasmexport_drive`: [`crate::drive`], with the time to the next timer in milliseconds
 /// (rounded up, at most `i32::MAX`), or -1 when no timer is armed.
 #[doc(hidden)]
+#[inline]
 pub fn drive() -> i32 {
     millis(crate::drive())
 }
 
+#[inline]
 fn millis(next: Option<Duration>) -> i32 {
     match next {
         None => -1,

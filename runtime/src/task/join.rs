@@ -1,6 +1,6 @@
 //! [`JoinHandle`], the handle to a task's output, and [`YieldNow`].
 
-use super::{DONE, HANDLE, Header, OUTPUT, Origin, release};
+use super::{DONE, HANDLE, Header, OUTPUT, Origin, Schedule, release};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -8,22 +8,15 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
-/// A handle to a task started by [`spawn`](crate::spawn).
-///
-/// Awaiting it gives the task's output. Dropping it detaches the task, which runs on: like a
-/// goroutine, a task cannot be cancelled from outside. A panic in the task traps the module, so
-/// there is no error case.
-///
-/// The type is not `#[must_use]`, as tokio's `JoinHandle` is not: `spawn(fut);` is `go f()`,
-/// and the task runs whether or not its handle is kept. [`detach`](Self::detach) says the same
-/// in so many words.
-pub struct JoinHandle<T> {
+/// A handle to a task's output, whose scheduler is `S`: see the crate's `JoinHandle`, which
+/// names the executor as `S`.
+pub struct JoinHandle<T, S> {
     /// The task, until its output is taken.
     task: Option<NonNull<Header>>,
-    _output: PhantomData<T>,
+    _output: PhantomData<(T, fn() -> S)>,
 }
 
-impl<T> fmt::Debug for JoinHandle<T> {
+impl<T, S> fmt::Debug for JoinHandle<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("JoinHandle");
         if let Some(h) = self.task {
@@ -35,7 +28,7 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
-impl<T> JoinHandle<T> {
+impl<T, S> JoinHandle<T, S> {
     /// Takes the handle's reference to `task`.
     ///
     /// # Safety
@@ -58,37 +51,43 @@ impl<T> JoinHandle<T> {
 }
 
 // The handle is a pointer; the output is never pinned.
-impl<T> Unpin for JoinHandle<T> {}
+impl<T, S> Unpin for JoinHandle<T, S> {}
 
 // SAFETY: on wasm32 without the atomics feature there is one thread, so a handle never
 // reaches another (as `async-task`'s handle, it is `Send` and `Sync` there if its output is
 // `Send`). Elsewhere it stays on the task's thread: its state is not thread-safe.
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
-unsafe impl<T: Send> Send for JoinHandle<T> {}
+unsafe impl<T: Send, S> Send for JoinHandle<T, S> {}
 // SAFETY: as above; `&JoinHandle` only reads whether the task is done.
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
-unsafe impl<T: Send> Sync for JoinHandle<T> {}
+unsafe impl<T: Send, S> Sync for JoinHandle<T, S> {}
 
-impl<T> Future for JoinHandle<T> {
+impl<T, S: Schedule> Future for JoinHandle<T, S> {
     type Output = T;
 
-    #[inline]
+    // Always inlined: an export that awaits a handle then has its whole poll in its loop (a
+    // call of its own costs the round trip about a hundred wasm instructions).
+    #[inline(always)]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let Some(h) = self.task else {
             crate::gate::trap_poisoning(format_args!("a JoinHandle was polled after it completed"))
         };
         // SAFETY: the handle's reference keeps the task alive.
         let header = unsafe { h.as_ref() };
-        let mut state = header.state.get();
+        let state = header.state.get();
         if state & DONE == 0 {
-            // SAFETY: the handle's reference keeps the task alive.
-            unsafe { (header.vtable.set_awaiter)(h, cx.waker()) };
-            // Setting the awaiter may run user code (a waker's clone, the old one's drop) that
-            // completes the task through a host call that re-enters the module.
-            state = header.state.get();
-            if state & DONE == 0 {
-                return Poll::Pending;
+            // The waker to wake when the task completes, unless the one there wakes the same.
+            // A waker's clone and drop are user code, which may complete the task (a host call
+            // that re-enters the module): the new awaiter is in place before the old one goes,
+            // so such a completion wakes it, and this handle is polled again.
+            match header.awaiter.take() {
+                Some(w) if w.will_wake(cx.waker()) => header.awaiter.set(Some(w)),
+                old => {
+                    header.awaiter.set(Some(S::clone_waker(cx.waker())));
+                    drop(old);
+                }
             }
+            return Poll::Pending;
         }
         header.state.set(state & !(HANDLE | OUTPUT));
         self.task = None;
@@ -108,7 +107,7 @@ impl<T> Future for JoinHandle<T> {
     }
 }
 
-impl<T> Drop for JoinHandle<T> {
+impl<T, S> Drop for JoinHandle<T, S> {
     fn drop(&mut self) {
         if let Some(h) = self.task {
             // SAFETY: the handle's reference keeps the task alive until `release`.

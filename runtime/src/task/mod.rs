@@ -84,7 +84,7 @@ const OUTPUT: u8 = 16;
 const CALL: u8 = 32;
 
 /// What a task needs from the scheduler that runs it.
-pub(crate) trait Schedule: 'static {
+pub trait Schedule: 'static {
     /// Queues a task that was woken.
     fn schedule(task: Notified);
     /// Queues a task that was woken while it was polled (it yielded), as its poll ends.
@@ -99,7 +99,7 @@ pub(crate) trait Schedule: 'static {
     fn wake(waker: Waker) {
         waker.wake()
     }
-    /// A clone of `waker`, the awaiter of a task.
+    /// A clone of `waker`, to be the awaiter of a task.
     #[inline(always)]
     fn clone_waker(waker: &Waker) -> Waker {
         waker.clone()
@@ -109,13 +109,13 @@ pub(crate) trait Schedule: 'static {
 /// Where a task was spawned, and by which export (for a task spawned by a task: the export
 /// that spawned the first of them). Kept in the task's allocation, for panic messages.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Origin {
+pub struct Origin {
     pub(crate) at: &'static Location<'static>,
     pub(crate) export: &'static str,
 }
 
 /// The start of every task's allocation; see the module docs.
-pub(crate) struct Header {
+pub struct Header {
     state: Cell<u8>,
     refs: Cell<usize>,
     next: Cell<*const Header>,
@@ -135,8 +135,6 @@ struct TaskVTable {
     drop_stage: unsafe fn(NonNull<Header>),
     /// Drops what the task holds and frees it (the size class known at compile time).
     destroy: unsafe fn(NonNull<Header>),
-    /// Makes a waker the task's awaiter.
-    set_awaiter: unsafe fn(NonNull<Header>, &Waker),
     /// Where the output is stored, in bytes from the header: the handle reads it from there
     /// itself, with no call.
     output_at: usize,
@@ -159,7 +157,8 @@ struct Task<F: Future, S> {
 
 /// The scheduler's reference to a task it is to poll: made when the task is woken (or
 /// spawned), consumed by [`run`](Self::run), and released if dropped unrun.
-pub(crate) struct Notified(NonNull<Header>);
+#[derive(Debug)]
+pub struct Notified(NonNull<Header>);
 
 impl Notified {
     /// Polls the task once, unless it is done, then gives its reference back to the scheduler
@@ -217,7 +216,11 @@ impl Drop for Notified {
 /// Allocates a task running `fut` scheduled by `S`, with the reference the scheduler is to
 /// queue and the handle; `call` marks a pending export's call.
 #[inline(always)]
-pub(crate) fn spawn<F, S>(fut: F, origin: Origin, call: bool) -> (Notified, JoinHandle<F::Output>)
+pub(crate) fn spawn<F, S>(
+    fut: F,
+    origin: Origin,
+    call: bool,
+) -> (Notified, JoinHandle<F::Output, S>)
 where
     F: Future + 'static,
     F::Output: 'static,
@@ -250,7 +253,6 @@ impl<F: Future + 'static, S: Schedule> Task<F, S> {
         run: Self::run,
         drop_stage: Self::drop_stage,
         destroy: Self::destroy,
-        set_awaiter: Self::set_awaiter,
         output_at: std::mem::offset_of!(Task<F, S>, stage),
     };
 
@@ -373,27 +375,6 @@ impl<F: Future + 'static, S: Schedule> Task<F, S> {
             drop(header.awaiter.take());
             pool::release(h.cast(), Layout::new::<Task<F, S>>());
         }
-    }
-
-    /// Makes `waker` the one to wake when the task completes, unless the one there wakes the
-    /// same. The clone and the old waker's drop are user code, which may complete the task (a
-    /// host call that re-enters the module): the new awaiter is in place before the old one
-    /// goes, and the caller looks at `DONE` again after.
-    unsafe fn set_awaiter(h: NonNull<Header>, waker: &Waker) {
-        // SAFETY: the handle's reference keeps the task alive.
-        let header = unsafe { h.as_ref() };
-        let old = header.awaiter.take();
-        if let Some(w) = &old
-            && w.will_wake(waker)
-        {
-            header.awaiter.set(old);
-            return;
-        }
-        let new = S::clone_waker(waker);
-        // The clone ran user code: another awaiter may have been set meanwhile; it goes too.
-        let meanwhile = header.awaiter.replace(Some(new));
-        drop(old);
-        drop(meanwhile);
     }
 }
 

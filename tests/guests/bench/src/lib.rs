@@ -67,3 +67,9 @@ async fn spawn_many(n: u32) -> u32 {
 fn tasks() -> u32 {
     task_count() as u32
 }
+
+/// A host's tick when nothing is ready and no timer is armed: `wasmexport::drive`'s cost.
+#[wasmexport]
+fn drive_idle(_x: i32) -> i32 {
+    wasmexport::drive().map_or(-1, |d| d.as_millis() as i32)
+}
