@@ -67,6 +67,9 @@ test('a panic traps, reaches the reporter and kills the instance', limit, async 
   assert.equal(lines.length, 1);
   assert.match(lines[0], /^wasmexport: panic in export "boom": boom 7/);
   assert.ok(host.dead);
+  // The library refuses calls into a dead instance; the guest itself refuses them too.
+  assert.throws(() => host.instance.exports.add(1, 2), WebAssembly.RuntimeError);
+  assert.match(lines[1], /^wasmexport: module poisoned .*"add"/);
 });
 
 test('a sleep without a clock traps saying to set one; with one, a blocking sleep names the way out', limit, async () => {
