@@ -1,7 +1,8 @@
 //! Wasm instructions per call, by wasmtime fuel, of the exports named on the command line, in
 //! each guest that has them (the floors, ours, Go's):
 //! `cargo run --release -p wasmexport-bench --example ops -- add roundtrip roundtrip_oneshot`.
-//! `add` is called as `add(1, 2)`, every other export as `name(41)`.
+//! `add` is called as `add(1, 2)`, `wasmexport_drive` as `wasmexport_drive()`, every other
+//! export as `name(41)`.
 
 use wasmexport_bench::{guests, ops_per_call};
 
@@ -19,6 +20,8 @@ fn main() {
             let Some(path) = path else { continue };
             let ops = if name == "add" {
                 ops_per_call::<(i32, i32), i32>(path, &name, (1, 2))
+            } else if name == "wasmexport_drive" {
+                ops_per_call::<(), i32>(path, &name, ())
             } else {
                 ops_per_call::<i32, i32>(path, &name, 41)
             };

@@ -603,12 +603,24 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
 #[inline]
 pub(crate) fn drive() -> Option<std::time::Duration> {
     // Nothing ready and no timer armed: nothing to do (a host's idle tick costs a few loads).
-    if EXECUTOR.with(|e| e.head.get().is_null() && e.deferred_head.get().is_null())
-        && !time::any_armed()
-    {
+    if idle() {
         return None;
     }
     drive_some()
+}
+
+/// True if no task is ready and no timer is armed: a drive would do nothing.
+#[inline(always)]
+fn idle() -> bool {
+    EXECUTOR.with(|e| e.head.get().is_null() && e.deferred_head.get().is_null())
+        && !time::any_armed()
+}
+
+/// True if no task is queued and no timer is armed: a drive made now would find nothing to do,
+/// but for tasks that a drive further out on the stack deferred (it puts them back itself).
+#[inline(always)]
+pub(crate) fn nothing_queued() -> bool {
+    EXECUTOR.with(|e| e.head.get().is_null()) && !time::any_armed()
 }
 
 /// [`drive`] when something may be ready.

@@ -88,6 +88,12 @@ pub(crate) fn current_export() -> &'static str {
     STATE.with(|s| s.export.get())
 }
 
+/// True if an export may be entered now: the check [`enter`] makes, without entering.
+#[inline(always)]
+pub(crate) fn may_enter() -> bool {
+    STATE.with(|s| s.gate.get() & READY_BYTE != 0)
+}
+
 /// How many exports (and a command's main) are on the stack.
 #[inline(always)]
 pub(crate) fn depth() -> usize {

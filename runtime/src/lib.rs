@@ -479,10 +479,12 @@ pub fn drive() -> Option<std::time::Duration> {
 macro_rules! async_abi {
     () => {
         const _: () = {
-            /// Runs what is ready; the milliseconds to the next timer, or -1.
-            #[$crate::wasmexport(crate = $crate)]
-            fn wasmexport_drive() -> i32 {
-                $crate::__private::pending::drive()
+            /// Runs what is ready; the milliseconds to the next timer, or -1. Not a
+            /// `#[wasmexport]`: an idle tick returns after the entry check alone.
+            #[cfg_attr(target_family = "wasm", unsafe(export_name = "wasmexport_drive"))]
+            #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+            extern "C" fn wasmexport_drive() -> i32 {
+                $crate::__private::pending::drive_export()
             }
             /// Completes host operation `token` with `value`, then drives.
             #[$crate::wasmexport(crate = $crate)]
@@ -581,7 +583,7 @@ pub mod __private {
 
     /// The glue of pending exports and of `async_abi!`.
     pub mod pending {
-        pub use crate::pending::{OwnedSlice, buffer, complete, drive, start};
+        pub use crate::pending::{OwnedSlice, buffer, complete, drive, drive_export, start};
     }
 
     /// `#[wasmexport::main]` expands to a call of this macro, which refuses to build a wasm

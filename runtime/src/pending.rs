@@ -304,6 +304,24 @@ pub fn buffer(token: i32, len: i32) -> i32 {
     ptr as usize as i32
 }
 
+/// The `wasmexport_drive` export. A host's idle tick (nothing ready, no timer armed) returns -1
+/// after the entry check alone: it runs no code that could observe the export on the stack.
+#[doc(hidden)]
+#[inline(always)]
+pub fn drive_export() -> i32 {
+    if crate::gate::may_enter() && executor::nothing_queued() {
+        return -1;
+    }
+    drive_entered()
+}
+
+/// `wasmexport_drive` past the idle check: out of line, so that the export itself needs no
+/// stack frame.
+#[inline(never)]
+fn drive_entered() -> i32 {
+    crate::call::call_sync("wasmexport_drive", drive)
+}
+
 /// `wasmexport_drive`: [`crate::drive`], with the time to the next timer in milliseconds
 /// (rounded up, at most `i32::MAX`), or -1 when no timer is armed.
 #[doc(hidden)]
