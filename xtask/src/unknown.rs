@@ -42,9 +42,13 @@ fn guest_cargo(subcommand: &str) -> Command {
 /// Everything of the no-WASI build but the wasmtime test (which `cargo test --workspace` runs).
 pub fn test(node: &str) -> crate::Result {
     ensure_target()?;
+    // Its own packages only: `--all` would take in the path dependencies' workspace too, which
+    // the root's `cargo fmt --all --check` covers.
     run(
         "cargo fmt --check (tests/unknown)",
-        cargo().args(["fmt", "--all", "--check", "--manifest-path", MANIFEST]),
+        cargo()
+            .args(["fmt", "--check", "--manifest-path", MANIFEST, "-p", "unknown-guest", "-p"])
+            .arg("add"),
     )?;
     run(
         "cargo clippy -p wasmexport --target wasm32-unknown-unknown",
