@@ -542,6 +542,9 @@ pub fn yield_now() -> YieldNow {
 ///   itself is what ran out, the reporter's frame faults: the call still traps (with an
 ///   out-of-bounds access instead of `unreachable`), and stderr has the line.
 ///
+/// On wasm32-unknown-unknown there is no stderr: the reporter is the only place a line goes,
+/// and with none set a trap says nothing (see [no WASI](crate::_no_wasi)).
+///
 /// A later call replaces the reporter.
 ///
 /// ```
