@@ -3,6 +3,8 @@
 //! Put [`#[wasmexport]`](macro@wasmexport) on free functions of a `crate-type = ["cdylib"]`
 //! crate, build with `cargo build --target wasm32-wasip1`, and get a reactor module: it exports
 //! `_initialize`, your functions and `memory`, and any WASI host can call it again and again.
+//! The same crate builds for `wasm32-unknown-unknown` too, into a module whose only imports are
+//! your own, for hosts without WASI: see [no WASI](crate::_no_wasi).
 //!
 //! ```
 //! use wasmexport::wasmexport;
