@@ -154,7 +154,10 @@ fn cannot_wait(answer: std::fmt::Arguments<'_>) -> ! {
 }
 
 /// Off wasip1 (host-side tests of a guest crate), std's sleep.
-#[cfg(not(any(all(target_os = "wasi", target_env = "p1"), target_os = "unknown")))]
+#[cfg(not(any(
+    all(target_os = "wasi", target_env = "p1"),
+    all(target_family = "wasm", target_os = "unknown")
+)))]
 fn sleep_for(duration: std::time::Duration) {
     std::thread::sleep(duration);
 }
