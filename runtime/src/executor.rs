@@ -62,12 +62,6 @@ struct Executor {
     /// task's allocation; `run` clears the mark as the poll ends, also by unwinding, before
     /// any user code can run.
     running: Cell<*const Origin>,
-    /// Tasks woken while they ran, during a drive: they run again after it (the next drive or
-    /// waiting call), so that a task that keeps yielding cannot keep a drive from returning.
-    /// Linked like the ready queue, each holding a reference; not counted in `queued` until
-    /// they are put back on the ready queue.
-    deferred_head: Cell<*const Header>,
-    deferred_tail: Cell<*const Header>,
 }
 
 per_thread! {
@@ -81,8 +75,6 @@ per_thread! {
         last_id: Cell::new(0),
         tasks: Cell::new(0),
         running: Cell::new(std::ptr::null()),
-        deferred_head: Cell::new(ptr::null()),
-        deferred_tail: Cell::new(ptr::null()),
     };
 }
 
@@ -110,8 +102,12 @@ impl Schedule for Scheduler {
         let _ = EXECUTOR.try_with(|e| e.tasks.set(e.tasks.get() - 1));
     }
 
-    fn abandoned(origin: &Origin) -> ! {
-        crate::gate::pending_deadlock(origin.export)
+    fn abandoned(origin: &Origin) {
+        // Outside any call (a host thread's state torn down as it exits, in host-side tests),
+        // nothing is waiting for the call any more.
+        if gate::depth() != 0 {
+            gate::pending_deadlock(origin.export)
+        }
     }
 
     #[inline(always)]
@@ -163,24 +159,49 @@ fn push_ready(task: Notified) {
 }
 
 /// Queues a task that was woken while it ran (it yielded): on the ready queue, or, while a
-/// drive is the innermost loop, on the list it puts back as it ends.
+/// drive is the innermost loop, on that drive's list of deferred tasks, which it puts back as
+/// it ends.
 #[inline]
 fn push_yielded(task: Notified) {
     let drive = EXECUTOR.try_with(|e| {
         // SAFETY: the calls linked from `innermost` are on the stack.
-        unsafe { e.innermost.get().as_ref() }.is_some_and(|c| c.drive)
+        unsafe { e.innermost.get().as_ref() }.filter(|c| c.drive).map(|c| c as *const OnStack)
     });
     match drive {
-        Ok(true) => EXECUTOR.with(|e| link(&e.deferred_head, &e.deferred_tail, task)),
+        Ok(Some(drive)) => {
+            // SAFETY: the innermost call is on the stack, and stays there during this call.
+            let drive = unsafe { &*drive };
+            link(&drive.deferred_head, &drive.deferred_tail, task)
+        }
         _ => push_ready(task),
     }
 }
 
-/// Puts the tasks a drive deferred back on the ready queue, behind the tasks there.
-fn put_back_deferred(e: &Executor) {
-    while let Some(task) = unlink(&e.deferred_head, &e.deferred_tail) {
+/// Puts the tasks that `drive` deferred back on the ready queue, behind the tasks there; true
+/// if there were any.
+fn put_back_deferred(drive: &OnStack) -> bool {
+    let mut any = false;
+    while let Some(task) = unlink(&drive.deferred_head, &drive.deferred_tail) {
         push_ready(task);
+        any = true;
     }
+    any
+}
+
+/// Puts back the tasks deferred by every drive on the stack: a call that must wait for one of
+/// them (re-entered from a host import during a drive) cannot wait for that drive to end.
+#[cold]
+fn put_back_all_deferred() -> bool {
+    EXECUTOR.with(|e| {
+        let mut any = false;
+        let mut call = e.innermost.get();
+        // SAFETY: the calls linked from `innermost` are on the stack.
+        while let Some(c) = unsafe { call.as_ref() } {
+            any |= put_back_deferred(c);
+            call = c.outer;
+        }
+        any
+    })
 }
 
 /// Takes the first task off the ready queue, with the queue's reference to it.
@@ -384,6 +405,12 @@ struct OnStack {
     outer: *const OnStack,
     /// A drive rather than a call: tasks that yield are deferred until it ends.
     drive: bool,
+    /// A drive's tasks woken while they ran: they run again after it (the next drive or
+    /// waiting call), so that a task that keeps yielding cannot keep a drive from returning.
+    /// Linked like the ready queue, each holding a reference; not counted in `queued` until
+    /// they are put back on the ready queue.
+    deferred_head: Cell<*const Header>,
+    deferred_tail: Cell<*const Header>,
     /// The task that was running when the call was entered (a task that called the host, which
     /// called this export): set aside until the call returns.
     outer_task: *const Origin,
@@ -412,6 +439,8 @@ impl OnStack {
                 ticket: Cell::new(NOT_WOKEN),
                 outer,
                 drive,
+                deferred_head: Cell::new(ptr::null()),
+                deferred_tail: Cell::new(ptr::null()),
                 outer_task,
                 _pinned: PhantomPinned,
             }
@@ -577,7 +606,7 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
                 None => {
                     since_clock = 0;
                     clock_seen = true;
-                    if !time::fire_expired() {
+                    if !time::fire_expired() && !put_back_all_deferred() {
                         match time::next_deadline() {
                             // Nothing is ready but a timer is armed: block in poll_oneoff until
                             // it is due.
@@ -593,7 +622,8 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
 }
 
 /// Runs every ready task and fires every due timer without blocking, until nothing is ready;
-/// returns how long until the earliest armed deadline, if one is armed. See [`crate::drive`].
+/// returns how long until the earliest armed deadline, if one is armed, or zero if tasks it ran
+/// yielded (they are ready again). See [`crate::drive`].
 ///
 /// It runs like a nested call whose future completes once nothing is ready: the calls on the
 /// stack (and the task that called it, if one did) are set aside and restored as it returns, so
@@ -609,17 +639,10 @@ pub(crate) fn drive() -> Option<std::time::Duration> {
     drive_some()
 }
 
-/// True if no task is ready and no timer is armed: a drive would do nothing.
+/// True if no task is queued and no timer is armed: a drive would do nothing (tasks that a
+/// drive further out on the stack deferred are that drive's to put back).
 #[inline(always)]
-fn idle() -> bool {
-    EXECUTOR.with(|e| e.head.get().is_null() && e.deferred_head.get().is_null())
-        && !time::any_armed()
-}
-
-/// True if no task is queued and no timer is armed: a drive made now would find nothing to do,
-/// but for tasks that a drive further out on the stack deferred (it puts them back itself).
-#[inline(always)]
-pub(crate) fn nothing_queued() -> bool {
+pub(crate) fn idle() -> bool {
     EXECUTOR.with(|e| e.head.get().is_null()) && !time::any_armed()
 }
 
@@ -651,7 +674,10 @@ fn drive_some() -> Option<std::time::Duration> {
             }
         }
     }
-    EXECUTOR.with(put_back_deferred);
+    // The tasks that yielded are ready again: the host is to call back at once.
+    if put_back_deferred(&call) {
+        return Some(std::time::Duration::ZERO);
+    }
     time::until_next()
 }
 

@@ -411,7 +411,9 @@ pub fn task_count() -> usize {
 }
 
 /// Runs every task that is ready and fires every timer that is due, without blocking, and
-/// returns once nothing is ready, with the time until the next armed timer (if one is armed).
+/// returns once nothing is ready, with when to drive again: the time until the next armed
+/// timer, zero if tasks it ran yielded (they are ready again, and run at the next drive, so
+/// that a task that keeps yielding cannot hold the host's event loop), or `None`.
 ///
 /// This is how a host's own schedule drives background work: call it from any export, a plain
 /// `fn` too, for example a tick or event callback that the host calls on its event loop. Tasks

@@ -153,11 +153,14 @@ struct World {
     call_done: Cell<bool>,
     /// Polls so far, to catch a call that spins.
     polls: Cell<u64>,
-    /// A drive is the innermost loop: a task that wakes itself during its poll is deferred.
-    driving: Cell<bool>,
-    /// Tasks deferred by a drive and not polled since: after a drive returns, exactly these are
-    /// ready.
-    deferred: Cell<usize>,
+    /// The drive that is the innermost loop, if one is: a task that wakes itself during its
+    /// poll is deferred by it.
+    driving: Cell<Option<u64>>,
+    /// Each drive on the stack, by id, with the tasks it deferred that were not polled since:
+    /// after a drive returns, exactly these are ready.
+    drives: RefCell<Vec<(u64, usize)>>,
+    /// The id of the last drive made.
+    last_drive: Cell<u64>,
     /// Pending calls started, and the ids of those whose future completed.
     pending_started: Cell<usize>,
     pending_done: RefCell<Vec<i32>>,
@@ -224,7 +227,7 @@ struct Probe {
     waiting: Waiting,
     kept: Vec<JoinHandle<()>>,
     /// Woke itself during a poll while a drive was the innermost loop, and not polled since.
-    deferred: bool,
+    deferred: Option<u64>,
 }
 
 impl Probe {
@@ -239,7 +242,7 @@ impl Probe {
             polled: false,
             waiting: Waiting::Nothing,
             kept: Vec::new(),
-            deferred: false,
+            deferred: None,
         }
     }
 }
@@ -248,9 +251,12 @@ impl Probe {
     /// The probe woke itself and is about to return `Pending`.
     fn yielded(&mut self) {
         WORLD.with(|w| {
-            if self.is_task && w.driving.get() {
-                self.deferred = true;
-                w.deferred.set(w.deferred.get() + 1);
+            if let (true, Some(drive)) = (self.is_task, w.driving.get()) {
+                self.deferred = Some(drive);
+                let mut drives = w.drives.borrow_mut();
+                if let Some(d) = drives.iter_mut().find(|d| d.0 == drive) {
+                    d.1 += 1;
+                }
             }
         });
     }
@@ -276,8 +282,12 @@ impl Future for Probe {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        if std::mem::take(&mut this.deferred) {
-            WORLD.with(|w| w.deferred.set(w.deferred.get() - 1));
+        if let Some(drive) = this.deferred.take() {
+            WORLD.with(|w| {
+                if let Some(d) = w.drives.borrow_mut().iter_mut().find(|d| d.0 == drive) {
+                    d.1 -= 1;
+                }
+            });
         }
         let woken = this.flag.0.replace(false);
         assert!(!this.polled || woken, "a future was polled without a wake since its last poll");
@@ -396,16 +406,35 @@ fn fire_stale(i: u8) {
     }
 }
 
-/// A drive leaves ready only the tasks that woke themselves while it ran them, and tells of an
-/// armed timer exactly when one is armed.
-fn drive() {
-    let outer = WORLD.with(|w| w.driving.replace(true));
-    let next = crate::drive();
+/// Runs `f`, which drives, as the innermost loop; checks that only the tasks it deferred (that
+/// woke themselves while it ran them) are ready after it, and returns what `f` returned.
+fn driving<R>(f: impl FnOnce() -> R) -> R {
+    let (id, outer) = WORLD.with(|w| {
+        let id = w.last_drive.get() + 1;
+        w.last_drive.set(id);
+        w.drives.borrow_mut().push((id, 0));
+        (id, w.driving.replace(Some(id)))
+    });
+    let out = f();
     WORLD.with(|w| {
         w.driving.set(outer);
-        assert_eq!(super::ready_count(), w.deferred.get(), "tasks ready after a drive");
+        let (top, deferred) = w.drives.borrow_mut().pop().unwrap();
+        assert_eq!(top, id);
+        assert_eq!(super::ready_count(), deferred, "tasks ready after a drive");
     });
-    assert_eq!(next.is_some(), time::any_armed(), "a drive's next deadline: {next:?}");
+    out
+}
+
+/// A drive leaves ready only the tasks that woke themselves while it ran them, and says when to
+/// drive again: at once if it left tasks ready, at the earliest timer if one is armed, else
+/// never.
+fn drive() {
+    let next = driving(crate::drive);
+    let ready = super::ready_count() > 0;
+    assert_eq!(next.is_some(), time::any_armed() || ready, "a drive's next deadline: {next:?}");
+    if ready {
+        assert_eq!(next, Some(Duration::ZERO), "a drive that left tasks ready");
+    }
 }
 
 /// What the shim of a `#[wasmexport(pending)]` export does: the call returns at once, its
@@ -415,15 +444,14 @@ fn pending_call(script: Vec<Step>) {
     let entered = call::AsyncCall::enter("pending");
     let probe = Probe::new(script, true);
     // The call drives, as `drive` does.
-    let outer = WORLD.with(|w| w.driving.replace(true));
-    let status = crate::pending::start("pending", move |id| async move {
-        probe.await;
-        WORLD.with(|w| w.pending_done.borrow_mut().push(id));
+    let status = driving(|| {
+        crate::pending::start("pending", move |id| async move {
+            probe.await;
+            WORLD.with(|w| w.pending_done.borrow_mut().push(id));
+        })
     });
-    WORLD.with(|w| {
-        w.driving.set(outer);
-        assert_eq!(super::ready_count(), w.deferred.get(), "tasks ready after a pending call");
-    });
+    let again = time::any_armed() || super::ready_count() > 0;
+    assert_eq!(status & 8 != 0, again, "the status's TIMER bit: {status:#x}");
     drop(entered);
     let (id, done) = (status >> 4, status & 3 == 0);
     assert_eq!(done, WORLD.with(|w| w.pending_done.borrow().contains(&id)), "status {status:#x}");
@@ -433,7 +461,7 @@ fn pending_call(script: Vec<Step>) {
 fn nested_call(script: Vec<Step>) {
     // SAFETY: what a host function that calls exports does; left right after.
     let host = unsafe { HostCall::enter() };
-    let driving = WORLD.with(|w| w.driving.replace(false));
+    let driving = WORLD.with(|w| w.driving.replace(None));
     call_async("nested", Probe::new(script, false));
     WORLD.with(|w| w.driving.set(driving));
     WORLD.with(|w| w.call_done.set(false));

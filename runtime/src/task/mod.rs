@@ -92,8 +92,8 @@ pub trait Schedule: 'static {
     /// A task's future was dropped: it completed, unwound, or was dropped unfinished.
     fn future_dropped();
     /// A pending export's call is being dropped unfinished because nothing references it any
-    /// more: no waker is left that could wake it.
-    fn abandoned(origin: &Origin) -> !;
+    /// more: no waker is left that could wake it. If this returns, the task is dropped.
+    fn abandoned(origin: &Origin);
     /// Wakes `waker`, the awaiter of a task that completed.
     #[inline(always)]
     fn wake(waker: Waker) {

@@ -35,8 +35,8 @@
 //! # fn main() {}
 //! ```
 
+use crate::executor;
 use crate::local::per_thread;
-use crate::{executor, time};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -239,7 +239,14 @@ impl Drop for Completion {
         }
         let waker = PENDING.try_with(|p| {
             let p = &mut *p.borrow_mut();
-            let Entry::Occupied(mut slot) = p.slots.entry(self.token) else { return None };
+            let mut slot = match p.slots.entry(self.token) {
+                Entry::Occupied(slot) => slot,
+                // Never polled: a completion that comes later is ignored all the same.
+                Entry::Vacant(slot) => {
+                    slot.insert(Slot { state: State::Cancelled, buffer: None });
+                    return None;
+                }
+            };
             match std::mem::replace(&mut slot.get_mut().state, State::Cancelled) {
                 // Waiting: the host's completion, when it comes, is dropped.
                 State::Waiting(waker) => waker,
@@ -291,7 +298,13 @@ pub fn buffer(token: i32, len: i32) -> i32 {
     let (old, ptr) = with_pending(|p| {
         let slot =
             p.slots.entry(token).or_insert(Slot { state: State::Waiting(None), buffer: None });
-        let old = slot.buffer.replace(vec![0; len]);
+        // A length the heap cannot give reserves nothing (0), rather than aborting.
+        let mut bytes = Vec::new();
+        if bytes.try_reserve_exact(len).is_err() {
+            return (None, std::ptr::null_mut());
+        }
+        bytes.resize(len, 0);
+        let old = slot.buffer.replace(bytes);
         let ptr = slot.buffer.as_mut().map_or(std::ptr::null_mut(), Vec::as_mut_ptr);
         (old, ptr)
     });
@@ -309,7 +322,7 @@ pub fn buffer(token: i32, len: i32) -> i32 {
 #[doc(hidden)]
 #[inline(always)]
 pub fn drive_export() -> i32 {
-    if crate::gate::may_enter() && executor::nothing_queued() {
+    if crate::gate::may_enter() && executor::idle() {
         return -1;
     }
     drive_entered()
@@ -355,12 +368,13 @@ where
         p.last_id
     });
     let handle = executor::spawn_call(future(id as i32), std::panic::Location::caller(), export);
-    executor::drive();
+    let next = executor::drive();
     let code = if handle.is_finished() { EXIT } else { WAIT };
     // A call nothing references any more (no waker of its task is left) traps here as a
     // deadlock, as the handle lets go of it.
     drop(handle);
-    let timer = if time::any_armed() { TIMER } else { 0 };
+    // A timer is armed, or tasks that yielded are ready again: the host is to ask when.
+    let timer = if next.is_some() { TIMER } else { 0 };
     ((id as i32) << 4) | timer | code
 }
 
@@ -392,3 +406,6 @@ impl OwnedSlice for &[u8] {
         self.into()
     }
 }
+
+#[cfg(test)]
+mod tests;
