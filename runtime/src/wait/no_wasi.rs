@@ -3,6 +3,8 @@
 //!
 //! std's `Instant::now` panics on this target ("time not implemented on this platform"), and
 //! std offers no other way to make an `Instant`, so deadlines here are the runtime's own type.
+// The crate's own tests build this module on the host, where only the tests use it.
+#![cfg_attr(test, allow(dead_code))]
 
 use crate::local::per_thread;
 use std::cell::Cell;
@@ -148,4 +150,47 @@ pub(crate) fn block_until(deadline: Instant) {
          export the host calls again (a tick), or make the export #[wasmexport(pending)]",
         crate::gate::current_export()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_are_nanoseconds_with_std_s_arithmetic() {
+        let t = Instant(1_000);
+        assert_eq!(t + Duration::from_nanos(500), Instant(1_500));
+        assert_eq!(t - Duration::from_nanos(400), Instant(600));
+        assert_eq!(Instant(1_500) - t, Duration::from_nanos(500));
+        assert_eq!(t - Instant(1_500), Duration::ZERO, "saturates, as std's does");
+        assert_eq!(t.checked_duration_since(Instant(1_500)), None);
+        assert_eq!(t.checked_sub(Duration::from_nanos(1_001)), None);
+        assert_eq!(Instant(u64::MAX - 1).checked_add(Duration::from_nanos(2)), None);
+        assert_eq!(t.checked_add(Duration::MAX), None, "past u64 nanoseconds");
+        assert!(Instant(1) < Instant(2) && Instant::MAX > Instant(u64::MAX - 1));
+    }
+
+    fn fixed_clock() -> u64 {
+        42_000_000
+    }
+
+    #[test]
+    fn now_reads_the_clock_it_was_given() {
+        std::thread::spawn(|| {
+            set_clock(fixed_clock);
+            assert_eq!(Instant::now(), Instant(42_000_000));
+            assert_eq!(Instant(41_000_000).elapsed(), Duration::from_millis(1));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn now_without_a_clock_traps_saying_to_set_one() {
+        // Off wasm a trap is a panic with the line; a thread of its own keeps the poison there.
+        let err = std::thread::spawn(Instant::now).join().unwrap_err();
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(msg.starts_with("wasmexport: timers need a clock"), "{msg}");
+        assert!(msg.contains("wasmexport::time::set_clock"), "{msg}");
+    }
 }
