@@ -49,11 +49,42 @@ pub(crate) enum Msg {
 
 /// The store's data: WASI, the results the module delivered during the current call, and the
 /// host operations in flight. Its fields are the host's own; sync imports defined through
-/// [`Builder::linker`](crate::Builder::linker) receive it in their `Caller` and have no use for it.
+/// [`Builder::linker`](crate::Builder::linker) receive it in their `Caller`, to reach the
+/// module's memory through the caller.
+///
+/// ```
+/// use wasmexport_host::StoreData;
+/// use wasmtime::Caller;
+///
+/// # fn f(builder: &mut wasmexport_host::Builder) -> wasmtime::Result<()> {
+/// // Guest: `#[wasmimport(module = "host", name = "log")] fn log(text: &str);`
+/// builder.linker().func_wrap(
+///     "host",
+///     "log",
+///     |mut caller: Caller<'_, StoreData>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+///         let memory = caller.get_export("memory").and_then(|e| e.into_memory());
+///         let memory = memory.ok_or_else(|| wasmtime::format_err!("no memory"))?;
+///         let mut text = vec![0; len as usize];
+///         memory.read(&caller, ptr as usize, &mut text)?;
+///         println!("{}", String::from_utf8_lossy(&text));
+///         Ok(())
+///     },
+/// )?;
+/// # Ok(())
+/// # }
+/// ```
 pub struct StoreData {
     pub(crate) wasi: WasiP1Ctx,
     pub(crate) delivered: Vec<Delivered>,
     pub(crate) ops: Ops,
+}
+
+impl std::fmt::Debug for StoreData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreData")
+            .field("operations_in_flight", &self.ops.in_flight.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A result the module delivered through `[task-return]EXPORT`.
@@ -261,6 +292,12 @@ impl Driver {
                         let _ = reply.send(Ok(data.delivered.remove(i).value));
                     }
                     None => {
+                        // A result delivered under another id is the likelier mistake: say so.
+                        self.settle();
+                        if let Some(e) = &self.poisoned {
+                            let _ = reply.send(Err(e.clone()));
+                            return;
+                        }
                         let e = self.protocol(format!(
                             "{export:?} returned EXIT (status {status:#x}) without delivering call \
                              {id}'s result through `{TASK_RETURN}{export}` during the call"
@@ -393,7 +430,10 @@ impl Driver {
         let Ok(len) = i32::try_from(bytes.len()) else {
             self.poison(Error::new(
                 ErrorKind::Protocol,
-                format!("host operation {token} completed with {} bytes: more than 2^31 - 1", bytes.len()),
+                format!(
+                    "host operation {token} completed with {} bytes: more than 2^31 - 1",
+                    bytes.len()
+                ),
             ));
             return None;
         };
@@ -461,7 +501,10 @@ impl Driver {
 
     /// Poisons the instance for a protocol violation described by `message`; returns the error.
     fn protocol(&mut self, message: String) -> Error {
-        let e = Error::new(ErrorKind::Protocol, format!("the module broke the host-async ABI: {message}"));
+        let e = Error::new(
+            ErrorKind::Protocol,
+            format!("the module broke the host-async ABI: {message}"),
+        );
         self.poison(e.clone());
         e
     }
@@ -513,10 +556,7 @@ fn define_task_returns(
             continue;
         }
         let bad = |why: &str| {
-            Error::new(
-                ErrorKind::Setup,
-                format!("import wasmexport.{:?}: {why}", import.name()),
-            )
+            Error::new(ErrorKind::Setup, format!("import wasmexport.{:?}: {why}", import.name()))
         };
         let Some(ty) = import.ty().func().cloned() else {
             return Err(bad("not a function"));

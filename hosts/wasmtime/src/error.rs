@@ -47,9 +47,7 @@ pub enum ErrorKind {
 /// use wasmexport_host::{ErrorKind, Host};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// # let engine = wasmtime::Engine::default();
-/// # let module = wasmtime::Module::new(&engine, wasmexport_host::__doc::MODULE)?;
-/// let host = Host::builder(&module).start().await?;
+/// # let host = wasmexport_host::__doc::host().await?;
 /// let err = host.call_pending::<(i32,), i32>("no_such_export", (1,)).await.unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::Usage);
 /// assert!(err.to_string().contains("no_such_export"));
@@ -94,9 +92,7 @@ impl Error {
     /// # use wasmexport_host::{ErrorKind, Host};
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let engine = wasmtime::Engine::default();
-    /// # let module = wasmtime::Module::new(&engine, wasmexport_host::__doc::MODULE)?;
-    /// let host = Host::builder(&module).start().await?;
+    /// # let host = wasmexport_host::__doc::host().await?;
     /// // `double` takes an i32: an i64 is refused before anything runs.
     /// let err = host.call_pending::<(i64,), i32>("double", (1,)).await.unwrap_err();
     /// assert_eq!(err.kind(), ErrorKind::Usage);
@@ -114,9 +110,7 @@ impl Error {
     /// # use wasmexport_host::{ErrorKind, Host};
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let engine = wasmtime::Engine::default();
-    /// # let module = wasmtime::Module::new(&engine, wasmexport_host::__doc::MODULE)?;
-    /// let host = Host::builder(&module).start().await?;
+    /// # let host = wasmexport_host::__doc::host().await?;
     /// // The example module traps without a line (`unreachable`).
     /// let err = host.call_pending::<(), ()>("trap", ()).await.unwrap_err();
     /// assert_eq!(err.kind(), ErrorKind::Trap);

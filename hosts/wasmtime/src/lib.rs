@@ -79,9 +79,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 /// # use wasmexport_host::Host;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// # let engine = wasmtime::Engine::default();
-/// # let module = wasmtime::Module::new(&engine, wasmexport_host::__doc::MODULE)?;
-/// let host = Host::builder(&module).start().await?;
+/// # let host = wasmexport_host::__doc::host().await?;
 /// let tasks: Vec<_> = (0..4)
 ///     .map(|i| {
 ///         let host = host.clone();
@@ -110,12 +108,20 @@ impl Host {
     /// functions, other imports and WASI context. [`Builder::start`] instantiates it.
     ///
     /// ```
-    /// # use wasmexport_host::Host;
+    /// use wasmexport_host::{Completion, Host};
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let engine = wasmtime::Engine::default();
-    /// let module = wasmtime::Module::new(&engine, wasmexport_host::__doc::MODULE)?;
-    /// let host = Host::builder(&module).start().await?;
+    /// // A module built with `cargo build --target wasm32-wasip1` (here: a hand-written one).
+    /// # let wasm = wasmexport_host::__doc::MODULE;
+    /// let module = wasmtime::Module::new(&engine, wasm)?;
+    /// let mut builder = Host::builder(&module);
+    /// // Every import of the module must be defined; this one is async.
+    /// builder.async_import("host", "fetch", |call| {
+    ///     let n = call.i32(0)?;
+    ///     Ok(async move { Completion::Value(n) })
+    /// })?;
+    /// let host = builder.start().await?;
     /// # let _ = host;
     /// # Ok(())
     /// # }
@@ -140,9 +146,7 @@ impl Host {
     /// # use wasmexport_host::{Completion, Host};
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let engine = wasmtime::Engine::default();
-    /// # let module = wasmtime::Module::new(&engine, wasmexport_host::__doc::MODULE)?;
-    /// let host = Host::builder(&module).start().await?;
+    /// # let host = wasmexport_host::__doc::host().await?;
     /// // `double(x: i32) -> i32` completes during its call.
     /// assert_eq!(host.call_pending::<_, i32>("double", (21,)).await?, 42);
     /// # Ok(())
@@ -174,9 +178,7 @@ impl Host {
     /// # use wasmexport_host::Host;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let engine = wasmtime::Engine::default();
-    /// # let module = wasmtime::Module::new(&engine, wasmexport_host::__doc::MODULE)?;
-    /// let host = Host::builder(&module).start().await?;
+    /// # let host = wasmexport_host::__doc::host().await?;
     /// // The protocol's own exports are plain exports too.
     /// let next_timer: i32 = host.call("wasmexport_drive", ()).await?;
     /// assert_eq!(next_timer, -1);
@@ -209,9 +211,7 @@ impl Host {
     /// # use wasmexport_host::Host;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let engine = wasmtime::Engine::default();
-    /// # let module = wasmtime::Module::new(&engine, wasmexport_host::__doc::MODULE)?;
-    /// let host = Host::builder(&module).start().await?;
+    /// # let host = wasmexport_host::__doc::host().await?;
     /// assert_eq!(host.drive().await?, None); // no timer armed
     /// # Ok(())
     /// # }
@@ -230,9 +230,7 @@ impl Host {
     /// # use wasmexport_host::Host;
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let engine = wasmtime::Engine::default();
-    /// # let module = wasmtime::Module::new(&engine, wasmexport_host::__doc::MODULE)?;
-    /// let host = Host::builder(&module).start().await?;
+    /// # let host = wasmexport_host::__doc::host().await?;
     /// assert_eq!(host.memory_size().await?, 65536); // the example module's one page
     /// # Ok(())
     /// # }
@@ -287,13 +285,20 @@ pub struct Builder {
     error: Option<wasmtime::Error>,
 }
 
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("forward_stderr", &self.forward_stderr)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Builder {
     fn new(module: &Module) -> Builder {
         let mut linker = Linker::new(module.engine());
-        let error = wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |d: &mut StoreData| {
-            &mut d.wasi
-        })
-        .err();
+        let error =
+            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |d: &mut StoreData| &mut d.wasi)
+                .err();
         Builder {
             module: module.clone(),
             linker,
@@ -337,8 +342,7 @@ impl Builder {
         F: Fn(&mut ImportCall<'_, '_>) -> wasmtime::Result<Fut> + Send + Sync + 'static,
         Fut: Future<Output = Completion> + Send + 'static,
     {
-        let Some(import) =
-            self.module.imports().find(|i| i.module() == module && i.name() == name)
+        let Some(import) = self.module.imports().find(|i| i.module() == module && i.name() == name)
         else {
             return Ok(self);
         };
@@ -347,7 +351,9 @@ impl Builder {
         };
         let results: Vec<_> = ty.results().collect();
         if !matches!(results.as_slice(), [r] if r.is_i32()) {
-            bail!("async import {module}.{name} must return an i32 (the token); it returns {results:?}");
+            bail!(
+                "async import {module}.{name} must return an i32 (the token); it returns {results:?}"
+            );
         }
         let label: Arc<str> = format!("{module}.{name}").into();
         self.linker.func_new(module, name, ty, move |mut caller, params, results| {
@@ -431,8 +437,7 @@ impl Builder {
         handle.spawn(timer::run(deadline_rx, tx.downgrade()));
         let stderr = stderr::GuestStderr::new(self.forward_stderr);
         let wasi = self.wasi.stderr(stderr.clone()).build_p1();
-        let data =
-            StoreData { wasi, delivered: Vec::new(), ops: Ops::new(handle, tx.downgrade()) };
+        let data = StoreData { wasi, delivered: Vec::new(), ops: Ops::new(handle, tx.downgrade()) };
         let (ready_tx, ready_rx) = oneshot::channel();
         let Builder { module, linker, .. } = self;
         let spawned = std::thread::Builder::new()
@@ -463,4 +468,18 @@ impl Builder {
 pub mod __doc {
     /// Its text (WAT).
     pub const MODULE: &str = include_str!("doc_module.wat");
+
+    /// An instance of it whose `host.fetch(n)` completes with `n`.
+    pub async fn host() -> Result<crate::Host, crate::Error> {
+        let engine = wasmtime::Engine::default();
+        let module = wasmtime::Module::new(&engine, MODULE).expect("the example module");
+        let mut builder = crate::Host::builder(&module);
+        builder
+            .async_import("host", "fetch", |call| {
+                let n = call.i32(0)?;
+                Ok(async move { crate::Completion::Value(n) })
+            })
+            .expect("the example module's import");
+        builder.start().await
+    }
 }

@@ -51,6 +51,12 @@ pub struct ImportCall<'a, 'b> {
     pub(crate) params: &'a [Val],
 }
 
+impl std::fmt::Debug for ImportCall<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportCall").field("params", &self.params).finish_non_exhaustive()
+    }
+}
+
 impl ImportCall<'_, '_> {
     /// The import's arguments, in wasm types.
     ///
@@ -147,7 +153,9 @@ impl ImportCall<'_, '_> {
         let memory = self.memory()?;
         match memory.get(ptr..ptr.saturating_add(len)) {
             Some(bytes) => Ok(bytes.to_vec()),
-            None => bail!("arguments {index} and {}: {len} bytes at {ptr} are out of bounds", index + 1),
+            None => {
+                bail!("arguments {index} and {}: {len} bytes at {ptr} are out of bounds", index + 1)
+            }
         }
     }
 
@@ -219,9 +227,7 @@ mod sealed {
 /// # use wasmexport_host::Host;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// # let engine = wasmtime::Engine::default();
-/// # let module = wasmtime::Module::new(&engine, wasmexport_host::__doc::MODULE)?;
-/// let host = Host::builder(&module).start().await?;
+/// # let host = wasmexport_host::__doc::host().await?;
 /// let n: u32 = host.call_pending("double", (21,)).await?;
 /// assert_eq!(n, 42);
 /// # Ok(())

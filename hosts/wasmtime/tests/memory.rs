@@ -1,0 +1,54 @@
+//! Memory stays flat: the module's linear memory after a million pending round trips (call,
+//! WAIT, host operation, completion, `[task-return]`) is what it was after the first thousand.
+
+mod common;
+
+use common::{Imports, start, task_count};
+use tokio::task::JoinSet;
+use wasmexport_host::Host;
+
+/// Calls in flight at once.
+const IN_FLIGHT: u32 = 1000;
+
+/// Makes `total` round trips, `IN_FLIGHT` at a time, and checks each result.
+async fn round_trips(host: &Host, total: u32) {
+    let mut calls = JoinSet::new();
+    for lane in 0..IN_FLIGHT {
+        let host = host.clone();
+        calls.spawn(async move {
+            let mut i = lane;
+            while i < total {
+                let x = (i % 1000) as i32;
+                let got = host.call_pending::<_, i32>("add_later", (x, 1)).await.unwrap();
+                assert_eq!(got, x * 10 + 1);
+                i += IN_FLIGHT;
+            }
+        });
+    }
+    while let Some(lane) = calls.join_next().await {
+        lane.unwrap();
+    }
+}
+
+async fn memory_after(total: u32) {
+    let host = start(Imports::default()).await;
+    round_trips(&host, 1000).await;
+    let warm = host.memory_size().await.unwrap();
+    round_trips(&host, total).await;
+    let after = host.memory_size().await.unwrap();
+    assert_eq!(after, warm, "linear memory after 1,000 round trips and after {total} more");
+    assert_eq!(task_count(&host).await, 1);
+}
+
+/// The bounded variant that every test run makes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_is_flat_over_a_hundred_thousand_round_trips() {
+    memory_after(100_000).await;
+}
+
+/// A million: `cargo test --release -p wasmexport-host --test memory -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a million round trips: run with --release -- --ignored"]
+async fn memory_is_flat_over_a_million_round_trips() {
+    memory_after(1_000_000).await;
+}
