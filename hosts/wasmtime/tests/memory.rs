@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Imports, start, task_count};
+use common::{Imports, patiently, start, task_count};
 use tokio::task::JoinSet;
 use wasmexport_host::Host;
 
@@ -43,7 +43,10 @@ async fn memory_after(total: u32) {
 /// The bounded variant that every test run makes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_is_flat_over_a_hundred_thousand_round_trips() {
-    memory_after(100_000).await;
+    patiently("memory_is_flat_over_a_hundred_thousand_round_trips", async move {
+        memory_after(100_000).await;
+    })
+    .await
 }
 
 /// A million: `cargo test --release -p wasmexport-host --test memory -- --ignored`.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Imports, Op, start};
+use common::{Imports, Op, patiently, start};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -50,49 +50,55 @@ async fn waiting_calls(host: &Host, n: i32) -> JoinSet<Result<i32, wasmexport_ho
 
 #[tokio::test]
 async fn a_panic_fails_the_pending_calls_and_poisons_the_instance() {
-    let (imports, gate) = gated();
-    let host = start(imports).await;
-    let mut waiting = waiting_calls(&host, 5).await;
-    // `boom(1)` waits for `number(1)` (10), then panics: during `wasmexport_complete`.
-    let boom = host.call_pending::<_, i32>("boom", (1,)).await.unwrap_err();
-    assert_eq!(boom.kind(), ErrorKind::Trap);
-    let line = boom.guest_line().expect("the runtime's panic line");
-    assert!(line.starts_with("wasmexport:"), "{line}");
-    assert!(line.contains("boom after the host's number 10"), "{line}");
-    assert!(line.contains("boom"), "the line names the export: {line}");
-    while let Some(call) = waiting.join_next().await {
-        let e = call.unwrap().unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Trap, "{e}");
-        assert_eq!(e.guest_line(), Some(line));
-    }
-    // Every later call fails without running, and the gate's operations were aborted.
-    for e in [
-        host.call_pending::<_, i32>("echo", (1,)).await.unwrap_err(),
-        host.call::<(), u32>("task_count", ()).await.unwrap_err(),
-        host.drive().await.unwrap_err(),
-    ] {
-        assert_eq!(e.kind(), ErrorKind::Poisoned, "{e}");
-        assert!(e.to_string().contains("boom after the host's number 10"), "{e}");
-    }
-    gate.add_permits(100);
+    patiently("a_panic_fails_the_pending_calls_and_poisons_the_instance", async move {
+        let (imports, gate) = gated();
+        let host = start(imports).await;
+        let mut waiting = waiting_calls(&host, 5).await;
+        // `boom(1)` waits for `number(1)` (10), then panics: during `wasmexport_complete`.
+        let boom = host.call_pending::<_, i32>("boom", (1,)).await.unwrap_err();
+        assert_eq!(boom.kind(), ErrorKind::Trap);
+        let line = boom.guest_line().expect("the runtime's panic line");
+        assert!(line.starts_with("wasmexport:"), "{line}");
+        assert!(line.contains("boom after the host's number 10"), "{line}");
+        assert!(line.contains("boom"), "the line names the export: {line}");
+        while let Some(call) = waiting.join_next().await {
+            let e = call.unwrap().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Trap, "{e}");
+            assert_eq!(e.guest_line(), Some(line));
+        }
+        // Every later call fails without running, and the gate's operations were aborted.
+        for e in [
+            host.call_pending::<_, i32>("echo", (1,)).await.unwrap_err(),
+            host.call::<(), u32>("task_count", ()).await.unwrap_err(),
+            host.drive().await.unwrap_err(),
+        ] {
+            assert_eq!(e.kind(), ErrorKind::Poisoned, "{e}");
+            assert!(e.to_string().contains("boom after the host's number 10"), "{e}");
+        }
+        gate.add_permits(100);
+    })
+    .await
 }
 
 #[tokio::test]
 async fn a_pending_call_nothing_can_wake_traps_as_a_deadlock_naming_it() {
-    let (imports, _gate) = gated();
-    let host = start(imports).await;
-    let mut waiting = waiting_calls(&host, 2).await;
-    let e = host.call_pending::<_, i32>("stuck", ()).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Trap);
-    let line = e.guest_line().expect("the runtime's deadlock line");
-    assert!(line.starts_with("wasmexport: all tasks are asleep - deadlock!"), "{line}");
-    assert!(line.contains("\"stuck\""), "the line names the export: {line}");
-    assert!(e.to_string().contains(line));
-    while let Some(call) = waiting.join_next().await {
-        assert_eq!(call.unwrap().unwrap_err().kind(), ErrorKind::Trap);
-    }
-    let later = host.call_pending::<_, i32>("echo", (1,)).await.unwrap_err();
-    assert_eq!(later.kind(), ErrorKind::Poisoned);
+    patiently("a_pending_call_nothing_can_wake_traps_as_a_deadlock_naming_it", async move {
+        let (imports, _gate) = gated();
+        let host = start(imports).await;
+        let mut waiting = waiting_calls(&host, 2).await;
+        let e = host.call_pending::<_, i32>("stuck", ()).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Trap);
+        let line = e.guest_line().expect("the runtime's deadlock line");
+        assert!(line.starts_with("wasmexport: all tasks are asleep - deadlock!"), "{line}");
+        assert!(line.contains("\"stuck\""), "the line names the export: {line}");
+        assert!(e.to_string().contains(line));
+        while let Some(call) = waiting.join_next().await {
+            assert_eq!(call.unwrap().unwrap_err().kind(), ErrorKind::Trap);
+        }
+        let later = host.call_pending::<_, i32>("echo", (1,)).await.unwrap_err();
+        assert_eq!(later.kind(), ErrorKind::Poisoned);
+    })
+    .await
 }
 
 /// A hand-written module whose `bogus` delivers a result for call id 12345 and returns EXIT
@@ -113,38 +119,47 @@ const BOGUS: &str = r#"
 
 #[tokio::test]
 async fn a_result_for_a_call_id_the_host_never_saw_is_an_error() {
-    let module = wasmtime::Module::new(&wasmtime::Engine::default(), BOGUS).unwrap();
-    for export in ["bogus", "stray"] {
-        let host = Host::builder(&module).start().await.unwrap();
-        let e = match export {
-            "bogus" => host.call_pending::<_, i32>("bogus", ()).await.unwrap_err(),
-            _ => host.call::<(), ()>("stray", ()).await.unwrap_err(),
-        };
-        assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
-        let id = if export == "bogus" { "12345" } else { "99" };
-        assert!(e.to_string().contains(&format!("call id {id}")), "{e}");
-        assert!(e.to_string().contains("never saw"), "{e}");
-        let later = host.call_pending::<_, i32>("bogus", ()).await.unwrap_err();
-        assert_eq!(later.kind(), ErrorKind::Poisoned);
-    }
+    patiently("a_result_for_a_call_id_the_host_never_saw_is_an_error", async move {
+        let module = wasmtime::Module::new(&wasmtime::Engine::default(), BOGUS).unwrap();
+        for export in ["bogus", "stray"] {
+            let host = Host::builder(&module).start().await.unwrap();
+            let e = match export {
+                "bogus" => host.call_pending::<_, i32>("bogus", ()).await.unwrap_err(),
+                _ => host.call::<(), ()>("stray", ()).await.unwrap_err(),
+            };
+            assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+            let id = if export == "bogus" { "12345" } else { "99" };
+            assert!(e.to_string().contains(&format!("call id {id}")), "{e}");
+            assert!(e.to_string().contains("never saw"), "{e}");
+            let later = host.call_pending::<_, i32>("bogus", ()).await.unwrap_err();
+            assert_eq!(later.kind(), ErrorKind::Poisoned);
+        }
+    })
+    .await
 }
 
 #[tokio::test]
 async fn a_panicking_host_future_fails_the_calls_instead_of_leaving_them_waiting() {
-    let imports = Imports {
-        number: Arc::new(|x| -> Op {
-            Box::pin(async move {
-                tokio::task::yield_now().await;
-                panic!("the host's number {x} is out of stock");
-            })
-        }),
-        ..Imports::default()
-    };
-    let host = start(imports).await;
-    let e = host.call_pending::<_, i32>("add_later", (3, 0)).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::HostPanic, "{e}");
-    assert!(e.to_string().contains("host.number"), "{e}");
-    assert!(e.to_string().contains("the host's number 3 is out of stock"), "{e}");
-    let later = host.call_pending::<_, i32>("echo", (1,)).await.unwrap_err();
-    assert_eq!(later.kind(), ErrorKind::Poisoned);
+    patiently(
+        "a_panicking_host_future_fails_the_calls_instead_of_leaving_them_waiting",
+        async move {
+            let imports = Imports {
+                number: Arc::new(|x| -> Op {
+                    Box::pin(async move {
+                        tokio::task::yield_now().await;
+                        panic!("the host's number {x} is out of stock");
+                    })
+                }),
+                ..Imports::default()
+            };
+            let host = start(imports).await;
+            let e = host.call_pending::<_, i32>("add_later", (3, 0)).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::HostPanic, "{e}");
+            assert!(e.to_string().contains("host.number"), "{e}");
+            assert!(e.to_string().contains("the host's number 3 is out of stock"), "{e}");
+            let later = host.call_pending::<_, i32>("echo", (1,)).await.unwrap_err();
+            assert_eq!(later.kind(), ErrorKind::Poisoned);
+        },
+    )
+    .await
 }
