@@ -7,6 +7,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod envoy;
+mod miri;
 mod pending_bench;
 mod traefik;
 mod unknown;
@@ -17,7 +18,8 @@ usage: cargo xtask <command>
 commands:
   demo    build the example plugin for wasm32-wasip1 and run it in the wasmtime host
   test    everything CI runs: fmt, clippy, unit, ui, doc and engine tests (wasmtime, wasmi,
-          Node), docs, the packaged crates, the declared minimum Rust version
+          Node), docs, the packaged crates, the declared minimum Rust version, the runtime's
+          unit tests under Miri (nightly)
   bench   wasmexport vs hand-written floors and Go's go:wasmexport, on wasmtime and on V8
           (Node): a Markdown table (--readme: also put it into bench/README.md between the markers);
           target/bench/pending.md: the pending round trip (hosts/js) vs wasm-bindgen and plain JS
@@ -30,7 +32,9 @@ commands:
 installs, when missing (each announced before it starts):
   every command but help: the wasm32-wasip1 target (rustup target add)
   test:   Node.js >= 20 (apt-get install nodejs, as root); the toolchain of the declared
-          rust-version and its wasm32-wasip1 target (rustup), when it is not the pinned one
+          rust-version and its wasm32-wasip1 target (rustup), when it is not the pinned one;
+          the miri and rust-src components of the nightly toolchain (rustup), when nightly is
+          there without them (without nightly, the Miri step is skipped, saying so)
   test:   the wasm32-unknown-unknown target (rustup target add); Chromium (apt-get install
           chromium, as root; the browser test is skipped, saying so, where apt cannot);
           playwright-core (npm ci, from tests/unknown/browser/package-lock.json)
@@ -227,6 +231,7 @@ fn test() -> Result {
         "cargo test (unit, ui, doc and engine tests on wasmtime and wasmi)",
         cargo().args(["test", "--workspace", "--", "--skip", "fuzz::"]),
     )?;
+    miri::test()?;
     // Host builds: the plugin's logic unit-tested on the build machine, its imports stubbed.
     run(
         "cargo test (examples/plugin/guest on the host)",
