@@ -424,8 +424,8 @@ impl Driver {
         }
     }
 
-    /// Reserves a buffer for `bytes` and copies them there; returns their length, or `None`
-    /// after poisoning the instance.
+    /// Reserves a buffer for `bytes` and copies them there; returns their length (the value to
+    /// complete the token with), or `None` after poisoning the instance.
     fn fill_buffer(&mut self, token: i32, bytes: &[u8]) -> Option<i32> {
         let Ok(len) = i32::try_from(bytes.len()) else {
             self.poison(Error::new(
@@ -444,18 +444,14 @@ impl Driver {
                 return None;
             }
         };
-        if len > 0 {
-            let written = if ptr > 0 {
-                self.memory.write(&mut self.store, ptr as usize, bytes).is_ok()
-            } else {
-                false
-            };
-            if !written {
-                self.protocol(format!(
-                    "wasmexport_buffer({token}, {len}) returned {ptr}, where {len} bytes do not fit"
-                ));
-                return None;
-            }
+        // The address is a u32: above 2 GiB it is negative as an i32. 0 for a length the
+        // guest's heap cannot give: nothing is written, and `pending::bytes` gets `Err(len)`.
+        let ptr = ptr as u32 as usize;
+        if len > 0 && ptr != 0 && self.memory.write(&mut self.store, ptr, bytes).is_err() {
+            self.protocol(format!(
+                "wasmexport_buffer({token}, {len}) returned {ptr}, where {len} bytes do not fit"
+            ));
+            return None;
         }
         Some(len)
     }

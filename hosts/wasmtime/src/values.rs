@@ -28,7 +28,8 @@ pub enum Completion {
     Value(i32),
     /// Completes the token with bytes: the host reserves a buffer with
     /// `wasmexport_buffer(token, len)`, copies them there, then calls
-    /// `wasmexport_complete(token, len)`. Meant for a guest awaiting `pending::bytes`.
+    /// `wasmexport_complete(token, len)`. Meant for a guest awaiting `pending::bytes`, which
+    /// gets `Ok` of them (empty ones too), or `Err(len)` if its heap could not hold them.
     Bytes(Vec<u8>),
 }
 
