@@ -310,10 +310,20 @@ impl Driver {
             WAIT if id != 0 && !self.pending.contains_key(&id) => {
                 self.pending.insert(id, Pending { export, reply });
             }
+            WAIT if id != 0 => {
+                let other = &self.pending[&id].export;
+                let e = self.protocol(format!(
+                    "{export:?} returned WAIT with call id {id}, which a pending call of {other:?} \
+                     still has (ids wrap after 2^28 - 1 calls): their results could not be told \
+                     apart"
+                ));
+                let _ = reply.send(Err(e));
+                return;
+            }
             _ => {
                 let e = self.protocol(format!(
-                    "{export:?} returned status {status:#x}: neither EXIT (0) nor WAIT (2) with the \
-                     id of no other pending call"
+                    "{export:?} returned status {status:#x}: neither EXIT (0) nor WAIT (2) with a \
+                     call id"
                 ));
                 let _ = reply.send(Err(e));
                 return;

@@ -102,16 +102,20 @@ async fn a_pending_call_nothing_can_wake_traps_as_a_deadlock_naming_it() {
 }
 
 /// A hand-written module whose `bogus` delivers a result for call id 12345 and returns EXIT
-/// for call id 1, and whose plain `stray` delivers one for call id 99.
+/// for call id 1, whose plain `stray` delivers one for call id 99, and whose `twice` returns
+/// WAIT for call id 5 every time.
 const BOGUS: &str = r#"
 (module
   (import "wasmexport" "[task-return]bogus" (func $return (param i32 i32)))
+  (import "wasmexport" "[task-return]twice" (func (param i32)))
   (memory (export "memory") 1)
   (func (export "bogus") (result i32)
     (call $return (i32.const 12345) (i32.const 7))
     (i32.const 16))
   (func (export "stray")
     (call $return (i32.const 99) (i32.const 7)))
+  (func (export "twice") (result i32)
+    (i32.const 0x52))
   (func (export "wasmexport_drive") (result i32) (i32.const -1))
   (func (export "wasmexport_complete") (param i32 i32) (result i32) (i32.const -1))
   (func (export "wasmexport_buffer") (param i32 i32) (result i32) (i32.const 0)))
@@ -161,5 +165,24 @@ async fn a_panicking_host_future_fails_the_calls_instead_of_leaving_them_waiting
             assert_eq!(later.kind(), ErrorKind::Poisoned);
         },
     )
+    .await
+}
+
+#[tokio::test]
+async fn two_pending_calls_with_one_id_are_an_error() {
+    patiently("two_pending_calls_with_one_id_are_an_error", async move {
+        let module = wasmtime::Module::new(&wasmtime::Engine::default(), BOGUS).unwrap();
+        let host = Host::builder(&module).start().await.unwrap();
+        let first = tokio::spawn({
+            let host = host.clone();
+            async move { host.call_pending::<_, ()>("twice", ()).await }
+        });
+        tokio::task::yield_now().await;
+        let e = host.call_pending::<_, ()>("twice", ()).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+        assert!(e.to_string().contains("call id 5"), "{e}");
+        // The first call could no more be told apart: it fails too.
+        assert_eq!(first.await.unwrap().unwrap_err().kind(), ErrorKind::Protocol);
+    })
     .await
 }
