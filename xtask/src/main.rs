@@ -117,19 +117,24 @@ fn run(what: &str, cmd: &mut Command) -> Result {
 /// rustup 1.29 does not add `targets` from rust-toolchain.toml to a toolchain that is already
 /// installed, so check for wasm32-wasip1 and add it when it is missing.
 fn ensure_wasm_target() -> Result {
+    ensure_target("wasm32-wasip1", "the pinned toolchain lacks it")
+}
+
+/// `rustup target add TARGET` when the pinned toolchain lacks it, announced first with `why`.
+fn ensure_target(target: &str, why: &str) -> Result {
     let out = Command::new("rustc")
         .current_dir(root())
         .args(["--print", "sysroot"])
         .output()
         .map_err(|e| format!("cannot run rustc: {e}"))?;
     let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if Path::new(&sysroot).join("lib/rustlib/wasm32-wasip1").is_dir() {
+    if Path::new(&sysroot).join("lib/rustlib").join(target).is_dir() {
         return Ok(());
     }
     install(
-        "the wasm32-wasip1 target",
-        "the pinned toolchain lacks it",
-        Command::new("rustup").current_dir(root()).args(["target", "add", "wasm32-wasip1"]),
+        &format!("the {target} target"),
+        why,
+        Command::new("rustup").current_dir(root()).args(["target", "add", target]),
     )
 }
 

@@ -4,7 +4,7 @@
 //! this builds the three and writes the table to `target/bench/pending.md`.
 
 use super::{Result, cargo, find_node, install, root, run};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 const OURS: &str = "bench/pending/ours/Cargo.toml";
@@ -56,7 +56,10 @@ fn build_ours() -> Result<PathBuf> {
 /// nodejs` on it, with the CLI of exactly the version in its Cargo.lock (installed into
 /// target/wasm-bindgen-cli when missing); returns the path of the JS glue.
 fn build_wasm_bindgen() -> Result<PathBuf> {
-    ensure_target("wasm32-unknown-unknown")?;
+    super::ensure_target(
+        "wasm32-unknown-unknown",
+        "the wasm-bindgen side of the pending round-trip benchmark",
+    )?;
     run(
         "build bench/pending/wasm-bindgen for wasm32-unknown-unknown",
         cargo()
@@ -76,24 +79,6 @@ fn build_wasm_bindgen() -> Result<PathBuf> {
             .arg(&wasm),
     )?;
     Ok(out_dir.join("pending_bench_wasm_bindgen.js"))
-}
-
-/// `rustup target add TARGET` when the pinned toolchain lacks it, announced first.
-fn ensure_target(target: &str) -> Result {
-    let out = Command::new("rustc")
-        .current_dir(root())
-        .args(["--print", "sysroot"])
-        .output()
-        .map_err(|e| format!("cannot run rustc: {e}"))?;
-    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if Path::new(&sysroot).join("lib/rustlib").join(target).is_dir() {
-        return Ok(());
-    }
-    install(
-        &format!("the {target} target"),
-        "the wasm-bindgen side of the pending round-trip benchmark",
-        Command::new("rustup").current_dir(root()).args(["target", "add", target]),
-    )
 }
 
 /// The `wasm-bindgen` CLI of exactly the version of the `wasm-bindgen` crate in the bench

@@ -15,20 +15,7 @@ const TARGET_DIR: &str = "target/unknown";
 
 /// `rustup target add wasm32-unknown-unknown` when the pinned toolchain lacks it, announced.
 pub fn ensure_target() -> crate::Result {
-    let out = Command::new("rustc")
-        .current_dir(root())
-        .args(["--print", "sysroot"])
-        .output()
-        .map_err(|e| format!("cannot run rustc: {e}"))?;
-    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if Path::new(&sysroot).join("lib/rustlib").join(TARGET).is_dir() {
-        return Ok(());
-    }
-    install(
-        "the wasm32-unknown-unknown target",
-        "the reactors without WASI in tests/unknown",
-        Command::new("rustup").current_dir(root()).args(["target", "add", TARGET]),
-    )
+    crate::ensure_target(TARGET, "the reactors without WASI in tests/unknown")
 }
 
 /// The guest workspace's cargo command for the target, into `target/unknown`.
