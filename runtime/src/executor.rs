@@ -235,6 +235,20 @@ fn run(task: Notified) {
     drop(running);
 }
 
+/// Runs a task, and every [`CLOCK_EVERY`] tasks run while a timer is armed fires the timers
+/// that are due: a loop whose queue stays busy cannot hide them.
+#[inline(always)]
+fn run_timed(task: Notified, since_clock: &mut u32) {
+    run(task);
+    if time::any_armed() {
+        *since_clock += 1;
+        if *since_clock == CLOCK_EVERY {
+            *since_clock = 0;
+            time::fire_expired();
+        }
+    }
+}
+
 /// Wakes the async call with id `id`, if it is still on the stack.
 #[inline]
 fn wake_call(id: usize) {
@@ -591,16 +605,7 @@ pub(crate) fn block_on<F: Future>(export: &'static str, fut: F) -> F::Output {
                 break;
             }
             match pop_ready() {
-                Some(task) => {
-                    run(task);
-                    if time::any_armed() {
-                        since_clock += 1;
-                        if since_clock == CLOCK_EVERY {
-                            since_clock = 0;
-                            time::fire_expired();
-                        }
-                    }
-                }
+                Some(task) => run_timed(task, &mut since_clock),
                 // Nothing is ready, and the call is not woken (else it is due now): unless a timer
                 // is due, wait for one, or nothing can come.
                 None => {
@@ -655,16 +660,7 @@ fn drive_some() -> Option<std::time::Duration> {
     let mut since_clock = 0;
     loop {
         match pop_ready() {
-            Some(task) => {
-                run(task);
-                if time::any_armed() {
-                    since_clock += 1;
-                    if since_clock == CLOCK_EVERY {
-                        since_clock = 0;
-                        time::fire_expired();
-                    }
-                }
-            }
+            Some(task) => run_timed(task, &mut since_clock),
             // Nothing is ready: done, unless a timer fell due meanwhile.
             None => {
                 since_clock = 0;
