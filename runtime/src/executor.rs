@@ -62,6 +62,9 @@ struct Executor {
     /// task's allocation; `run` clears the mark as the poll ends, also by unwinding, before
     /// any user code can run.
     running: Cell<*const Origin>,
+    /// The innermost drive's list of deferred tasks, or null outside drives; it links to the
+    /// list of the drive it interrupted.
+    deferred: Cell<*const Deferred>,
 }
 
 per_thread! {
@@ -75,6 +78,7 @@ per_thread! {
         last_id: Cell::new(0),
         tasks: Cell::new(0),
         running: Cell::new(std::ptr::null()),
+        deferred: Cell::new(std::ptr::null()),
     };
 }
 
@@ -163,45 +167,78 @@ fn push_ready(task: Notified) {
 /// it ends.
 #[inline]
 fn push_yielded(task: Notified) {
-    let drive = EXECUTOR.try_with(|e| {
+    let list = EXECUTOR.try_with(|e| {
         // SAFETY: the calls linked from `innermost` are on the stack.
-        unsafe { e.innermost.get().as_ref() }.filter(|c| c.drive).map(|c| c as *const OnStack)
+        let drive = unsafe { e.innermost.get().as_ref() }.is_some_and(|c| c.drive);
+        // A drive is the innermost loop: its list is `deferred`, in its frame on the stack.
+        if drive { e.deferred.get() } else { ptr::null() }
     });
-    match drive {
-        Ok(Some(drive)) => {
-            // SAFETY: the innermost call is on the stack, and stays there during this call.
-            let drive = unsafe { &*drive };
-            link(&drive.deferred_head, &drive.deferred_tail, task)
-        }
-        _ => push_ready(task),
+    // SAFETY: as above.
+    match list.ok().and_then(|l| unsafe { l.as_ref() }) {
+        Some(list) => link(&list.head, &list.tail, task),
+        None => push_ready(task),
     }
 }
 
-/// Puts the tasks that `drive` deferred back on the ready queue, behind the tasks there; true
-/// if there were any.
-fn put_back_deferred(drive: &OnStack) -> bool {
-    let mut any = false;
-    while let Some(task) = unlink(&drive.deferred_head, &drive.deferred_tail) {
-        push_ready(task);
-        any = true;
+/// A drive's tasks woken while they ran: they run again after it (the next drive or waiting
+/// call), so that a task that keeps yielding cannot keep a drive from returning. Linked like
+/// the ready queue, each holding a reference; not counted in `queued` until they are put back
+/// on the ready queue. It lives in the drive's frame, linked from `Executor::deferred` while
+/// the drive runs (so a call's frame carries none of it).
+struct Deferred {
+    head: Cell<*const Header>,
+    tail: Cell<*const Header>,
+    /// The list of the drive this one interrupted, or null.
+    outer: *const Deferred,
+    _pinned: PhantomPinned,
+}
+
+impl Deferred {
+    /// The list of a drive about to start: linked, right after it is pinned, until dropped.
+    #[inline(always)]
+    fn new() -> Deferred {
+        Deferred {
+            head: Cell::new(ptr::null()),
+            tail: Cell::new(ptr::null()),
+            outer: EXECUTOR.with(|e| e.deferred.get()),
+            _pinned: PhantomPinned,
+        }
     }
-    any
+
+    #[inline(always)]
+    fn link(self: Pin<&Self>) {
+        EXECUTOR.with(|e| e.deferred.set(self.get_ref()))
+    }
+
+    /// Puts the tasks back on the ready queue, behind the tasks there; true if there were any.
+    fn put_back(&self) -> bool {
+        let mut any = false;
+        while let Some(task) = unlink(&self.head, &self.tail) {
+            push_ready(task);
+            any = true;
+        }
+        any
+    }
+}
+
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        let _ = EXECUTOR.try_with(|e| e.deferred.set(self.outer));
+    }
 }
 
 /// Puts back the tasks deferred by every drive on the stack: a call that must wait for one of
 /// them (re-entered from a host import during a drive) cannot wait for that drive to end.
 #[cold]
 fn put_back_all_deferred() -> bool {
-    EXECUTOR.with(|e| {
-        let mut any = false;
-        let mut call = e.innermost.get();
-        // SAFETY: the calls linked from `innermost` are on the stack.
-        while let Some(c) = unsafe { call.as_ref() } {
-            any |= put_back_deferred(c);
-            call = c.outer;
-        }
-        any
-    })
+    let mut any = false;
+    let mut list = EXECUTOR.with(|e| e.deferred.get());
+    // SAFETY: the lists linked from `deferred` are in the frames of drives on the stack.
+    while let Some(l) = unsafe { list.as_ref() } {
+        any |= l.put_back();
+        list = l.outer;
+    }
+    any
 }
 
 /// Takes the first task off the ready queue, with the queue's reference to it.
@@ -417,14 +454,9 @@ struct OnStack {
     ticket: Cell<u64>,
     /// The call this one interrupted, or null.
     outer: *const OnStack,
-    /// A drive rather than a call: tasks that yield are deferred until it ends.
+    /// A drive rather than a call: tasks that yield are deferred until it ends, on the list
+    /// `Executor::deferred` points at.
     drive: bool,
-    /// A drive's tasks woken while they ran: they run again after it (the next drive or
-    /// waiting call), so that a task that keeps yielding cannot keep a drive from returning.
-    /// Linked like the ready queue, each holding a reference; not counted in `queued` until
-    /// they are put back on the ready queue.
-    deferred_head: Cell<*const Header>,
-    deferred_tail: Cell<*const Header>,
     /// The task that was running when the call was entered (a task that called the host, which
     /// called this export): set aside until the call returns.
     outer_task: *const Origin,
@@ -453,8 +485,6 @@ impl OnStack {
                 ticket: Cell::new(NOT_WOKEN),
                 outer,
                 drive,
-                deferred_head: Cell::new(ptr::null()),
-                deferred_tail: Cell::new(ptr::null()),
                 outer_task,
                 _pinned: PhantomPinned,
             }
@@ -654,6 +684,8 @@ pub(crate) fn idle() -> bool {
 /// [`drive`] when something may be ready.
 #[inline(never)]
 fn drive_some() -> Option<std::time::Duration> {
+    let deferred = pin!(Deferred::new());
+    deferred.as_ref().link();
     let call = pin!(OnStack::new(true));
     call.as_ref().link();
     time::fire_expired();
@@ -671,7 +703,7 @@ fn drive_some() -> Option<std::time::Duration> {
         }
     }
     // The tasks that yielded are ready again: the host is to call back at once.
-    if put_back_deferred(&call) {
+    if deferred.put_back() {
         return Some(std::time::Duration::ZERO);
     }
     time::until_next()
