@@ -1,5 +1,5 @@
 //! Per-call costs on one wasmtime engine: `cargo xtask bench` runs these, then `report` turns
-//! criterion's estimates into the README's table. `cargo test --benches` runs each once.
+//! criterion's estimates into bench/README.md's table. `cargo test --benches` runs each once.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -57,7 +57,7 @@ fn figures(c: &mut Criterion) {
     }
     g.finish();
 
-    // A call's cost with 100,000 tasks parked, against none (the README's parked-tasks figure).
+    // A call's cost with 100,000 tasks parked, against none (bench/README.md's parked-tasks figure).
     let pre = prepare(&engine, &gs.ours).expect("module");
     let mut g = c.benchmark_group("add_with_parked");
     for parked in [0, 100_000] {

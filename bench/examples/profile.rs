@@ -1,5 +1,5 @@
 //! Calls one export of the bench guest 20 million times with wasmtime's perf map on, so that
-//! `perf` can name the JIT-compiled guest functions; how the README's round-trip profile was taken:
+//! `perf` can name the JIT-compiled guest functions; how bench/README.md's round-trip profile was taken:
 //!
 //! ```text
 //! cargo build --release -p wasmexport-bench --example profile

@@ -1,7 +1,7 @@
 // How deep the guests re-enter through a JS import before Node's stack runs out: a raw
 // `extern "C"` export (`raw`), a `#[wasmexport] fn` and a `#[wasmexport] async fn` (`exec`),
 // release and debug builds. Not a test (the numbers depend on Node and its stack size): the
-// README's table of re-entry depths comes from it. Build both profiles first:
+// table of re-entry depths in runtime/docs/host-imports.md comes from it. Build both profiles first:
 //
 //   cargo build --target wasm32-wasip1 --manifest-path tests/guests/Cargo.toml --target-dir target/wasm -p raw -p exec [--release]
 //   WASMEXPORT_WASM_DIR=$PWD/target/wasm node tests/node/depth.mjs
