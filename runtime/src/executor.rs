@@ -1,7 +1,9 @@
 //! The cooperative single-threaded executor.
 //!
-//! Spawned tasks are allocated and woken by `task.rs` (one pooled allocation each, the output
-//! kept in it for the handle); the ready queue, the run loop, timers and nesting are here. The
+//! Spawned tasks are allocated and woken by the `task` module (one pooled allocation each, the
+//! output kept in it for the handle), which reaches the executor only through `task::Schedule`,
+//! implemented here by [`Scheduler`]; the ready queue, the run loops (a call's `block_on`, and
+//! the host's drives), timers and nesting are here. The
 //! run loop runs only inside an export call: it polls ready tasks until the call's own future
 //! completes, then returns to the host at once, leaving every other task suspended until the
 //! next call (Go's semantics). An export entered from a host import starts a nested run loop

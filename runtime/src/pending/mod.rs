@@ -195,9 +195,14 @@ struct Completion {
 
 impl Completion {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<(i32, Option<Vec<u8>>)> {
-        assert!(!self.finished, "a host completion was polled after it completed");
+        if self.finished {
+            crate::gate::trap_poisoning(format_args!(
+                "a pending::value or pending::bytes future was polled after it completed"
+            ))
+        }
         // Cloning and dropping wakers is user code: neither happens while the table is
-        // borrowed. The clone is made first, then the table is looked at once.
+        // borrowed. A look first (is the waker there the same?), then the clone, then the
+        // update, which finds the token as the clone's user code may have left it.
         let known = with_pending(|p| match p.slots.get(&self.token) {
             Some(Slot { state: State::Waiting(Some(w)), .. }) => w.will_wake(cx.waker()),
             _ => false,

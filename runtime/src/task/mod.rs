@@ -12,7 +12,7 @@
 //!
 //! # Fields of a task
 //!
-//! A task is one allocation from the [pool](crate::pool): a `Task<F, S>`, which is a [`Header`]
+//! A task is one allocation from [the pool](crate::pool): a `Task<F, S>`, which is a [`Header`]
 //! followed by the *stage*, a union of the future and its output.
 //!
 //! * `state`: the bits below.
