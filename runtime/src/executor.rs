@@ -162,6 +162,7 @@ fn push_ready(task: Notified) {
         link(&e.head, &e.tail, task);
         e.queued.set(e.queued.get() + 1);
     });
+    gate::set_queued(true);
 }
 
 /// Queues a task that was woken while it ran (it yielded): on the ready queue, or, while a
@@ -249,6 +250,9 @@ fn pop_ready() -> Option<Notified> {
     EXECUTOR.with(|e| {
         let task = unlink(&e.head, &e.tail)?;
         e.taken.set(e.taken.get() + 1);
+        if e.head.get().is_null() {
+            gate::set_queued(false);
+        }
         Some(task)
     })
 }
@@ -718,6 +722,8 @@ fn check_idle() {
         assert!(e.innermost.get().is_null(), "a call outlived its return");
         assert!(e.running.get().is_null(), "a task is marked running between calls");
     });
+    let idle = ready_count() == 0 && !time::any_armed();
+    assert_eq!(gate::idle_from_host(), idle, "the marks of work beside the gate");
 }
 
 /// How many tasks are queued.

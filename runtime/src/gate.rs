@@ -64,17 +64,44 @@ pub(crate) enum Poison {
 }
 
 /// The module's entry state; one per instance (wasm32-wasip1 has one thread).
+///
+/// Its first bytes hold the two marks of work that a drive must not skip, then the gate, so
+/// that a host's drive with nothing to do reads the marks and the gate's flag byte in one
+/// load ([`idle_from_host`]). The marks are kept beside the gate, not in it, because a host
+/// call restores the gate word as it was before it (and a nested export may queue a task or
+/// arm a timer meanwhile).
+#[repr(C, align(8))]
 pub(crate) struct State {
-    /// Flag bits and the export depth; see the constants above.
+    /// Never read: it puts the marks right before the gate's flag byte.
+    _lead: u8,
+    /// 1 while the executor's ready queue holds a task, else 0 (the executor keeps it).
+    queued: Cell<u8>,
+    /// 1 while a timer is armed, else 0 (the timer table keeps it).
+    timers: Cell<u8>,
+    /// Always zero: the third byte of the four [`idle_from_host`] reads.
+    _zero: u8,
+    /// Flag bits and the export depth; see the constants above. Its low byte, the flags,
+    /// comes first in memory (wasm is little-endian).
     gate: Cell<u32>,
     pub(crate) poison: Cell<Poison>,
     /// The innermost export running, for trap and panic messages.
     export: Cell<&'static str>,
 }
 
+const _: () = assert!(
+    std::mem::offset_of!(State, queued) == 1
+        && std::mem::offset_of!(State, timers) == 2
+        && std::mem::offset_of!(State, _zero) == 3
+        && std::mem::offset_of!(State, gate) == 4
+);
+
 thread_local! {
     pub(crate) static STATE: State = const {
         State {
+            _lead: 0,
+            queued: Cell::new(0),
+            timers: Cell::new(0),
+            _zero: 0,
             gate: Cell::new(NOT_INITIALIZED),
             poison: Cell::new(Poison::None),
             export: Cell::new(""),
@@ -88,16 +115,46 @@ pub(crate) fn current_export() -> &'static str {
     STATE.with(|s| s.export.get())
 }
 
-/// True if an export may be entered now: the check [`enter`] makes, without entering.
-#[inline(always)]
-pub(crate) fn may_enter() -> bool {
-    STATE.with(|s| s.gate.get() & READY_BYTE != 0)
-}
-
 /// How many exports (and a command's main) are on the stack.
 #[inline(always)]
 pub(crate) fn depth() -> usize {
     STATE.with(|s| (s.gate.get() / DEPTH_ONE) as usize)
+}
+
+/// Marks whether the executor's ready queue holds a task.
+#[inline(always)]
+pub(crate) fn set_queued(queued: bool) {
+    STATE.with(|s| s.queued.set(u8::from(queued)))
+}
+
+/// Marks whether a timer is armed.
+#[inline(always)]
+pub(crate) fn set_timers(armed: bool) {
+    STATE.with(|s| s.timers.set(u8::from(armed)))
+}
+
+/// True if a drive called by the host has nothing to do and may return at once without
+/// entering: no flag keeps exports out (as for any export, at any depth: from a host import
+/// too), no task is queued and no timer is armed. On wasm32 that is one 4-byte load, of the
+/// marks, the zero byte and the gate's flag byte, and a test for zero.
+#[inline(always)]
+pub(crate) fn idle_from_host() -> bool {
+    STATE.with(|s| {
+        #[cfg(target_family = "wasm")]
+        {
+            // SAFETY: `State` is `repr(C)`: bytes 1 to 4 are `queued`, `timers`, `_zero` and
+            // the low byte of `gate` (little-endian), all initialized integers. The `Cell`s
+            // are read through a pointer from a shared reference, as `Cell::get` reads them,
+            // and nothing writes them during the read (one thread).
+            let word =
+                unsafe { std::ptr::from_ref(s).cast::<u8>().add(1).cast::<u32>().read_unaligned() };
+            word == 0
+        }
+        #[cfg(not(target_family = "wasm"))]
+        {
+            s.gate.get() & FLAGS == 0 && s.queued.get() == 0 && s.timers.get() == 0
+        }
+    })
 }
 
 /// Begins the initialization that `entry` (`_initialize` or `_start`) runs: true if it is to

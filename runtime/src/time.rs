@@ -117,6 +117,7 @@ per_thread! {
 /// Keeps [`ARMED`] in step with the table, after each change of it.
 fn count_armed(t: &Timers) {
     ARMED.with(|a| a.set(t.armed.len()));
+    crate::gate::set_timers(!t.armed.is_empty());
 }
 
 /// True if a timer is armed.

@@ -119,3 +119,22 @@ test('10,000 overlapping pending calls in one instance, completed in another ord
   assert.equal(host.pending, 0);
   assert.equal(host.exports.tasks(), before);
 });
+
+test('a call that waits while thousands of later calls come and go gets its own result', limit, async () => {
+  // The host keeps waiting calls by id; ids count up, so the later calls pass the waiting
+  // call's id again and again in any table indexed by the id's low bits.
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  const host = await start({ asyncImports: { host: { value: (x) => (x === 0 ? held : Promise.resolve(x)) } } });
+  const waiting = [host.exports.value_plus_one(0), host.exports.value_plus_one(0)];
+  for (let i = 1; i <= 5_000; i++) assert.equal(await host.exports.value_plus_one(i), i + 1);
+  // Two at once (the table grows) and thousands more, while the first two wait.
+  for (let round = 0; round < 3; round++) {
+    const many = Array.from({ length: 3_000 }, (_, i) => host.exports.value_plus_one(i + 1));
+    assert.deepEqual(await Promise.all(many), Array.from({ length: 3_000 }, (_, i) => i + 2));
+  }
+  assert.equal(host.pending, 2);
+  release(41);
+  assert.deepEqual(await Promise.all(waiting), [42, 42]);
+  assert.equal(host.pending, 0);
+});

@@ -79,6 +79,8 @@ enum Op {
     DropHandle(u8),
     /// Calls a plain `fn` export that drives the executor (a host's tick).
     Drive,
+    /// Calls the `wasmexport_drive` export (the host's drive, with its idle fast path).
+    HostDrive,
     /// Calls a pending export running the script: it returns at once, and its future runs as
     /// a task in later calls and drives.
     Pending(Vec<Step>),
@@ -133,6 +135,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
         1 => (0u8..4).prop_map(Op::FireStale),
         1 => (0u8..4).prop_map(Op::DropHandle),
         2 => Just(Op::Drive),
+        1 => Just(Op::HostDrive),
         2 => steps(true, 2).prop_map(Op::Pending),
     ];
     proptest::collection::vec(op, 1..16)
@@ -437,6 +440,17 @@ fn drive() {
     }
 }
 
+/// The host's `wasmexport_drive`: as [`drive`], in milliseconds (-1: no timer armed, 0: tasks
+/// left ready); an idle one returns without entering.
+fn host_drive() {
+    let next = driving(crate::pending::drive_export);
+    let ready = super::ready_count() > 0;
+    assert_eq!(next >= 0, time::any_armed() || ready, "the host drive's answer: {next}");
+    if ready {
+        assert_eq!(next, 0, "a host drive that left tasks ready");
+    }
+}
+
 /// What the shim of a `#[wasmexport(pending)]` export does: the call returns at once, its
 /// future a task from then on; the status says whether it completed during the call.
 fn pending_call(script: Vec<Step>) {
@@ -481,6 +495,7 @@ fn run_program(ops: Vec<Op>) -> Result<u64, String> {
                     WORLD.with(|w| w.call_done.set(false));
                 }
                 Op::Drive => call::call_sync("tick", drive),
+                Op::HostDrive => host_drive(),
                 Op::Pending(script) => pending_call(script),
                 Op::Advance(ms) => time::fake_clock::advance(Duration::from_millis(ms.into())),
                 Op::WakeFromOutside(slot) => wake_slot(slot),

@@ -38,13 +38,11 @@
 use crate::executor;
 use crate::local::per_thread;
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::future::Future;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
+use table::Table;
 
 /// Status code: the call completed during the call (its `[task-return]` came first).
 const EXIT: i32 = 0;
@@ -72,34 +70,12 @@ enum State {
 }
 
 struct Pending {
-    slots: HashMap<u32, Slot, BuildHasherDefault<TokenHasher>>,
+    slots: Table<Slot>,
     last_id: u32,
 }
 
-/// Tokens are the host's counters, mostly: a multiplicative hash spreads them well enough, and
-/// needs no random seed (std's default hasher asks the host for one).
-#[derive(Default)]
-struct TokenHasher(u64);
-
-impl Hasher for TokenHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-    fn write_u32(&mut self, token: u32) {
-        self.0 = u64::from(token).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
 per_thread! {
-    static PENDING: RefCell<Pending> = RefCell::new(Pending {
-        slots: HashMap::with_hasher(BuildHasherDefault::new()),
-        last_id: 0,
-    });
+    static PENDING: RefCell<Pending> = RefCell::new(Pending { slots: Table::new(), last_id: 0 });
 }
 
 /// The table, borrowed for `f`, which runs no user code.
@@ -201,32 +177,41 @@ impl Completion {
             ))
         }
         // Cloning and dropping wakers is user code: neither happens while the table is
-        // borrowed. A look first (is the waker there the same?), then the clone, then the
+        // borrowed. A look first (completed? the same waker there?), then the clone, then the
         // update, which finds the token as the clone's user code may have left it.
-        let known = with_pending(|p| match p.slots.get(&self.token) {
-            Some(Slot { state: State::Waiting(Some(w)), .. }) => w.will_wake(cx.waker()),
-            _ => false,
+        let token = self.token;
+        let looked = with_pending(|p| match p.slots.get_mut(token).map(|s| &s.state) {
+            Some(State::Done(_)) => Some(take_done(p, token)),
+            Some(State::Waiting(Some(w))) if w.will_wake(cx.waker()) => None,
+            _ => Some(None),
         });
-        if known {
-            return Poll::Pending;
-        }
-        let waker = cx.waker().clone();
-        let (ready, old) = with_pending(|p| {
-            let slot = p
-                .slots
-                .entry(self.token)
-                .or_insert(Slot { state: State::Waiting(None), buffer: None });
-            match std::mem::replace(&mut slot.state, State::Waiting(Some(waker))) {
-                State::Done(value) => {
-                    let slot = p.slots.remove(&self.token);
-                    (Some((value, slot.and_then(|s| s.buffer))), None)
-                }
-                State::Waiting(old) => (None, old),
-                // A new future for a token whose earlier future was dropped: it waits anew.
-                State::Cancelled => (None, None),
+        let ready = match looked {
+            None => return Poll::Pending,
+            Some(done @ Some(_)) => done,
+            Some(None) => {
+                let waker = cx.waker().clone();
+                let (ready, old) = with_pending(|p| {
+                    let slot = match p.slots.get_mut(token) {
+                        Some(slot) => slot,
+                        None => p
+                            .slots
+                            .insert(token, Slot { state: State::Waiting(None), buffer: None }),
+                    };
+                    if let State::Done(_) = slot.state {
+                        // Completed meanwhile (by the clone's user code): the clone goes.
+                        return (take_done(p, token), Some(waker));
+                    }
+                    match std::mem::replace(&mut slot.state, State::Waiting(Some(waker))) {
+                        State::Waiting(old) => (None, old),
+                        // A new future for a token whose earlier future was dropped: it waits
+                        // anew.
+                        State::Done(_) | State::Cancelled => (None, None),
+                    }
+                });
+                drop(old);
+                ready
             }
-        });
-        drop(old);
+        };
         match ready {
             Some(done) => {
                 self.finished = true;
@@ -237,27 +222,36 @@ impl Completion {
     }
 }
 
+/// Takes the completion of `token` out of the table, where it is `Done` (which holds no waker:
+/// nothing is dropped under the borrow but the slot).
+#[inline]
+fn take_done(p: &mut Pending, token: u32) -> Option<(i32, Option<Vec<u8>>)> {
+    match p.slots.remove(token) {
+        Some(Slot { state: State::Done(value), buffer }) => Some((value, buffer)),
+        _ => None,
+    }
+}
+
 impl Drop for Completion {
     fn drop(&mut self) {
         if self.finished {
             return;
         }
+        let token = self.token;
         let waker = PENDING.try_with(|p| {
             let p = &mut *p.borrow_mut();
-            let mut slot = match p.slots.entry(self.token) {
-                Entry::Occupied(slot) => slot,
+            let Some(slot) = p.slots.get_mut(token) else {
                 // Never polled: a completion that comes later is ignored all the same.
-                Entry::Vacant(slot) => {
-                    slot.insert(Slot { state: State::Cancelled, buffer: None });
-                    return None;
-                }
+                p.slots.insert(token, Slot { state: State::Cancelled, buffer: None });
+                return None;
             };
-            match std::mem::replace(&mut slot.get_mut().state, State::Cancelled) {
+            match std::mem::replace(&mut slot.state, State::Cancelled) {
                 // Waiting: the host's completion, when it comes, is dropped.
                 State::Waiting(waker) => waker,
-                // Completed and never taken: nothing more will come.
+                // Completed and never taken: nothing more will come (its buffer, dropped here,
+                // runs no user code).
                 State::Done(_) | State::Cancelled => {
-                    slot.remove();
+                    p.slots.remove(token);
                     None
                 }
             }
@@ -270,13 +264,13 @@ impl Drop for Completion {
 #[doc(hidden)]
 pub fn complete(token: i32, value: i32) -> i32 {
     let token = token as u32;
-    let waker = with_pending(|p| match p.slots.entry(token) {
-        Entry::Vacant(slot) => {
+    let waker = with_pending(|p| {
+        let Some(slot) = p.slots.get_mut(token) else {
             // Completed before a future asked: kept for it.
-            slot.insert(Slot { state: State::Done(value), buffer: None });
-            None
-        }
-        Entry::Occupied(mut slot) => match &mut slot.get_mut().state {
+            p.slots.insert(token, Slot { state: State::Done(value), buffer: None });
+            return None;
+        };
+        match &mut slot.state {
             state @ State::Waiting(_) => match std::mem::replace(state, State::Done(value)) {
                 State::Waiting(waker) => waker,
                 _ => None,
@@ -284,10 +278,10 @@ pub fn complete(token: i32, value: i32) -> i32 {
             // A second completion is ignored.
             State::Done(_) => None,
             State::Cancelled => {
-                slot.remove();
+                p.slots.remove(token);
                 None
             }
-        },
+        }
     });
     if let Some(waker) = waker {
         waker.wake();
@@ -301,8 +295,10 @@ pub fn buffer(token: i32, len: i32) -> i32 {
     let Ok(len) = usize::try_from(len) else { return 0 };
     let token = token as u32;
     let (old, ptr) = with_pending(|p| {
-        let slot =
-            p.slots.entry(token).or_insert(Slot { state: State::Waiting(None), buffer: None });
+        let slot = match p.slots.get_mut(token) {
+            Some(slot) => slot,
+            None => p.slots.insert(token, Slot { state: State::Waiting(None), buffer: None }),
+        };
         // A length the heap cannot give reserves nothing (0), rather than aborting.
         let mut bytes = Vec::new();
         if bytes.try_reserve_exact(len).is_err() {
@@ -322,12 +318,13 @@ pub fn buffer(token: i32, len: i32) -> i32 {
     ptr as usize as i32
 }
 
-/// The `wasmexport_drive` export. A host's idle tick (nothing ready, no timer armed) returns -1
-/// after the entry check alone: it runs no code that could observe the export on the stack.
+/// The `wasmexport_drive` export. A host's idle tick (nothing queued, no timer armed, no
+/// export on the stack) returns -1 after one load and a compare: it runs no code that could
+/// observe the export on the stack.
 #[doc(hidden)]
 #[inline(always)]
 pub fn drive_export() -> i32 {
-    if crate::gate::may_enter() && executor::idle() {
+    if crate::gate::idle_from_host() {
         return -1;
     }
     drive_entered()
@@ -335,6 +332,7 @@ pub fn drive_export() -> i32 {
 
 /// `wasmexport_drive` past the idle check: out of line, so that the export itself needs no
 /// stack frame.
+#[cold]
 #[inline(never)]
 fn drive_entered() -> i32 {
     crate::call::call_sync("wasmexport_drive", drive)
@@ -412,5 +410,6 @@ impl OwnedSlice for &[u8] {
     }
 }
 
+mod table;
 #[cfg(test)]
 mod tests;

@@ -196,6 +196,29 @@ fn timers_fire_at_the_drives_of_a_host_whose_poll_oneoff_cannot_wait() {
 }
 
 #[test]
+fn the_hosts_drive_runs_what_a_plain_export_queued_and_is_idle_only_when_nothing_is_left() {
+    let mut g = guest(true);
+    let drive = |g: &mut Guest| g.call::<(), i32>("wasmexport_drive", ()).unwrap();
+    assert_eq!(drive(&mut g), -1, "nothing queued, no timer");
+    // `task_count` counts the export that asks, too.
+    let idle_count = g.call::<(), u32>("tasks", ()).unwrap();
+    // The task is queued, not run: a plain export returns before it runs.
+    g.call::<(u32, u32), ()>("start_ticker", (2, 1)).unwrap();
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), idle_count + 1);
+    // The drive runs it: it arms its timer, and the drive says when to call again.
+    let next = drive(&mut g);
+    assert!((0..=2).contains(&next), "the ticker's deadline: {next} ms");
+    // Armed: the drive is not idle, even before the deadline.
+    while g.call::<(), u32>("ticks", ()).unwrap() == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+        drive(&mut g);
+    }
+    assert_eq!(g.call::<(), u32>("tasks", ()).unwrap(), idle_count, "the ticker finished");
+    assert_eq!(drive(&mut g), -1, "idle again");
+    assert_eq!(g.stderr(), "");
+}
+
+#[test]
 fn a_pending_call_nothing_can_wake_traps_as_a_deadlock_naming_it() {
     let mut g = guest(false);
     let err = g.call::<(), i32>("stuck", ()).unwrap_err();
