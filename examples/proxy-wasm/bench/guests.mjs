@@ -6,7 +6,8 @@
 //
 // prints a Markdown table (ns per request, CPU and wall time, per path, ours over the SDK's)
 // and the verdict on the goal; `cargo xtask bench` appends it to target/bench/envoy.md.
-// GUESTS_REQUESTS and GUESTS_ROUNDS change the run's size.
+// GUESTS_MS (a round's time per path and module, 150 ms) and GUESTS_ROUNDS (11) set the run's
+// size; GUESTS_COUNT=1 prints the host calls per request instead.
 //
 // Per request, as Envoy 1.40 does for a filter that exports every callback (a module that
 // lacks one is not called for it): proxy_on_context_create, proxy_on_request_headers, for a
@@ -22,8 +23,11 @@
 import { readFileSync } from 'node:fs';
 import { WASI } from 'node:wasi';
 
-const REQUESTS = Number(process.env.GUESTS_REQUESTS ?? 40_000);
-const ROUNDS = Number(process.env.GUESTS_ROUNDS ?? 9);
+// A run long enough that the clock's grain (CPU time is counted in ticks) is lost in it.
+const RUN_MS = Number(process.env.GUESTS_MS ?? 150);
+/** Requests per turn: long enough that timing it costs nothing to speak of. */
+const CHUNK = 256;
+const ROUNDS = Number(process.env.GUESTS_ROUNDS ?? 11);
 const BATCH = 16;
 const COUNT = Boolean(process.env.GUESTS_COUNT);
 
@@ -450,15 +454,33 @@ function check(name, p, ctx) {
   }
 }
 
-/** Runs `count` requests of `p` through `host`: ns per request, CPU and wall. */
-function time(host, p, count) {
-  const wall = process.hrtime.bigint();
-  const cpu = process.cpuUsage();
-  host.run(p, count);
-  const used = process.cpuUsage(cpu);
-  const wallNs = Number(process.hrtime.bigint() - wall);
-  return { cpu: ((used.user + used.system) * 1000) / count, wall: wallNs / count };
+/**
+ * One round of path `p`: `chunks` chunks of CHUNK requests per module, the modules taking
+ * turns (the order flipped every chunk), each chunk timed on its own. Returns each module's
+ * ns per request in each chunk, CPU and wall.
+ *
+ * The figures are medians over chunks, not sums: a collection of the stub's garbage or the
+ * scheduler taking the CPU lands in one chunk at random and makes it several times as long,
+ * and a round's sum is ruled by a few such chunks (the same module against itself then
+ * differs by up to 2.5x between rounds; the medians of the chunks by under 2 %).
+ */
+function round(p, chunks) {
+  const ns = guests.map(() => ({ cpu: [], wall: [] }));
+  for (let c = 0; c < chunks; c += 1) {
+    for (let k = 0; k < guests.length; k += 1) {
+      const i = c % 2 ? guests.length - 1 - k : k;
+      const wall = process.hrtime.bigint();
+      const cpu = process.cpuUsage();
+      guests[i].run(p, CHUNK);
+      const used = process.cpuUsage(cpu);
+      ns[i].wall.push(Number(process.hrtime.bigint() - wall) / CHUNK);
+      ns[i].cpu.push(((used.user + used.system) * 1000) / CHUNK);
+    }
+  }
+  return Object.fromEntries(guests.map((g, i) => [g.name, ns[i]]));
 }
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 const files = Object.fromEntries(process.argv.slice(2).map((a) => a.split('=')));
 if (!files.ours || !files.sdk) throw new Error('usage: node guests.mjs ours=<wasm> sdk=<wasm>');
@@ -477,22 +499,33 @@ if (COUNT) {
   }
   process.exit(0);
 }
-// Warm-up: V8's tiers, the first allocations, the cache's first callouts.
-for (const p of PATHS) for (const g of guests) time(g, p, REQUESTS / 4);
-const samples = Object.fromEntries(PATHS.map((p) => [p.name, { ours: [], sdk: [] }]));
+// Warm-up (V8's tiers, the first allocations), which also measures how many chunks make a
+// round of about RUN_MS per module.
+for (const p of PATHS) {
+  round(p, 16);
+  const { ours, sdk } = round(p, 16);
+  p.chunks = Math.max(1, Math.round((RUN_MS * 1e6) / ((median(ours.wall) + median(sdk.wall)) / 2) / CHUNK));
+}
+// Per path and round: each module's median ns per request, and the median of the ratios of
+// the chunks run side by side (ours over the SDK's).
+const samples = Object.fromEntries(PATHS.map((p) => [p.name, { ours: [], sdk: [], ratio: [] }]));
 for (let r = 0; r < ROUNDS; r += 1) {
-  // Interleaved, the order flipped every round, so drift and tier-up hit both alike.
   for (const p of PATHS) {
-    for (const g of r % 2 ? [...guests].reverse() : guests) samples[p.name][g.name].push(time(g, p, REQUESTS));
+    const t = round(p, p.chunks);
+    const s = samples[p.name];
+    for (const g of guests) s[g.name].push({ cpu: median(t[g.name].cpu), wall: median(t[g.name].wall) });
+    const ratio = (what) => median(t.ours[what].map((o, i) => o / t.sdk[what][i]));
+    s.ratio.push({ cpu: ratio('cpu'), wall: ratio('wall') });
   }
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 const lines = [
   `The filters alone, without Envoy: each module under Node ${process.version}'s V8 with a stub ` +
     'proxy-wasm host, through the callbacks Envoy makes per request (16 in flight), ' +
-    `${ROUNDS} interleaved rounds of ${REQUESTS.toLocaleString('en')} requests per path, medians ` +
-    '(ratio: median of the per-round ratios, range). CPU time is the goal\'s measure here: the filter\'s own cost ' +
+    `${ROUNDS} rounds of about ${RUN_MS} ms per path and filter, taking turns every ${CHUNK} requests ` +
+    `(${PATHS.map((p) => (p.chunks * CHUNK).toLocaleString('en')).join(', ')} requests per round); ns per request: ` +
+    'the median over the chunks, the median of the rounds; ratio: the median of the ratios of the chunks ' +
+    'run side by side, the median of the rounds (their range). CPU time is the goal\'s measure here: the filter\'s own cost ' +
     'in Envoy, where it runs on the worker thread between the network and the router.',
   '',
   '| path | SDK CPU | ours CPU | ours/SDK CPU | SDK wall | ours wall | ours/SDK wall |',
@@ -502,7 +535,7 @@ const verdicts = [];
 for (const p of PATHS) {
   const s = samples[p.name];
   const cell = (what) => {
-    const ratios = s.ours.map((o, i) => o[what] / s.sdk[i][what]);
+    const ratios = s.ratio.map((r) => r[what]);
     const m = median(ratios);
     return { m, text: `${m.toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` };
   };
