@@ -128,7 +128,7 @@ impl Auth {
                     ("authorization", token.as_str()),
                 ];
                 let timeout = Duration::from_secs(5);
-                match request.http_call(&self.cluster, &headers, b"", timeout).await {
+                let verdict = match request.http_call(&self.cluster, &headers, b"", timeout).await {
                     Ok(r) if r.status() == 200 => {
                         Verdict::Allow(r.header("x-user").unwrap_or("").to_string())
                     }
@@ -137,10 +137,11 @@ impl Auth {
                         return request.send_response(503, &[], b"auth service unavailable\n");
                     }
                     Err(e) => return Err(e),
-                }
+                };
+                self.remember(token, &verdict);
+                verdict
             }
         };
-        self.remember(token, &verdict);
         match verdict {
             Verdict::Allow(user) => {
                 // Replaces any x-auth-user the client sent; the token stays here.

@@ -133,8 +133,13 @@ pub(crate) fn buffer(buffer: u32, size: usize) -> Result<Vec<u8>, Error> {
 }
 
 pub(crate) fn header_pairs(map: u32) -> Result<Vec<(String, String)>, Error> {
+    raw_header_pairs(map).map(|b| decode_pairs(&b))
+}
+
+/// The header map `map` in the host's encoding (see [`encode_pairs`]).
+pub(crate) fn raw_header_pairs(map: u32) -> Result<Vec<u8>, Error> {
     // SAFETY: as in `buffer`.
-    get(|d, s| unsafe { proxy_get_header_map_pairs(map, d, s) }).map(|b| decode_pairs(&b))
+    get(|d, s| unsafe { proxy_get_header_map_pairs(map, d, s) })
 }
 
 /// The header's value, `None` when the map has no such header.
@@ -175,9 +180,11 @@ pub(crate) fn send_local_response(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<(), Error> {
-    let headers = encode_pairs(headers);
+    // No headers: a map of zero pairs, without encoding one.
+    let encoded = if headers.is_empty() { Vec::new() } else { encode_pairs(headers) };
+    let headers = if headers.is_empty() { &[0; 4][..] } else { &encoded };
     // SAFETY: the host reads the three buffers during the call. -1: not a gRPC reply.
-    check(unsafe { proxy_send_local_response(status, "", body, &headers, -1) })
+    check(unsafe { proxy_send_local_response(status, "", body, headers, -1) })
 }
 
 pub(crate) fn http_call(
@@ -187,7 +194,8 @@ pub(crate) fn http_call(
     timeout_ms: u32,
 ) -> Result<u32, Error> {
     let headers = encode_pairs(headers);
-    let trailers = encode_pairs(&[]);
+    // No trailers: a map of zero pairs.
+    let trailers = [0; 4];
     let mut token = 0;
     // SAFETY: the host reads the buffers during the call and writes the token to a local.
     check(unsafe { proxy_http_call(upstream, &headers, body, &trailers, timeout_ms, &mut token) })?;
@@ -220,23 +228,26 @@ pub(crate) fn encode_pairs(pairs: &[(&str, &str)]) -> Vec<u8> {
 
 /// Reads [`encode_pairs`]'s encoding; a truncated map yields the pairs that are complete.
 pub(crate) fn decode_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    pairs(bytes).map(|(n, v)| (text(n.to_vec()), text(v.to_vec()))).collect()
+}
+
+/// The name and value of each pair in [`encode_pairs`]'s encoding, as bytes, without copying;
+/// stops at the first pair the bytes do not hold in full.
+pub(crate) fn pairs(bytes: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     let word = |at: usize| -> Option<usize> {
         Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize)
     };
-    let Some(count) = word(0) else { return Vec::new() };
-    let mut pairs = Vec::with_capacity(count.min(bytes.len() / 10));
-    let mut at = 4 + 8 * count;
-    for i in 0..count {
-        let (Some(name_len), Some(value_len)) = (word(4 + 8 * i), word(8 + 8 * i)) else { break };
-        let mut next = |len: usize| {
-            let s = bytes.get(at..at + len).map(|b| text(b.to_vec()));
-            at += len + 1;
-            s
-        };
-        let (Some(name), Some(value)) = (next(name_len), next(value_len)) else { break };
-        pairs.push((name, value));
-    }
-    pairs
+    let count = word(0).unwrap_or(0);
+    // Where the text starts: past the count and the lengths (none when they do not fit).
+    let mut at = count.checked_mul(8).and_then(|l| l.checked_add(4)).unwrap_or(usize::MAX);
+    (0..count).map_while(move |i| {
+        let (name_len, value_len) = (word(4 + 8 * i)?, word(8 + 8 * i)?);
+        let name = bytes.get(at..at.checked_add(name_len)?)?;
+        let value_at = at + name_len + 1;
+        let value = bytes.get(value_at..value_at.checked_add(value_len)?)?;
+        at = value_at + value_len + 1;
+        Some((name, value))
+    })
 }
 
 #[cfg(test)]
@@ -251,6 +262,11 @@ mod tests {
             decoded.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         assert_eq!(decoded, pairs);
         assert!(decode_pairs(&[]).is_empty());
+        // A count the bytes cannot hold, and lengths past the end, yield nothing.
+        assert!(decode_pairs(&[255, 255, 255, 255, 1, 0, 0, 0]).is_empty());
+        let mut long = encode_pairs(&pairs[..1]);
+        long[4] = 200;
+        assert!(decode_pairs(&long).is_empty());
         assert!(decode_pairs(&encode_pairs(&pairs)[..20]).is_empty());
     }
 }

@@ -1,20 +1,30 @@
 //! HTTP callouts: the futures waiting for `proxy_on_http_call_response`, by token.
 
+use crate::state::{IdMap, id_map};
 use crate::{Error, abi};
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{OnceCell, RefCell};
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 /// The response to an HTTP callout.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its headers stay in the encoding the host handed over, one buffer: a lookup scans it, and
+/// [`Response::headers`] decodes them into strings only when asked.
+#[derive(Clone)]
 pub struct Response {
-    headers: Vec<(String, String)>,
+    raw: Vec<u8>,
+    decoded: OnceCell<Vec<(String, String)>>,
     body: Vec<u8>,
 }
 
 impl Response {
+    pub(crate) fn new(raw: Vec<u8>, body: Vec<u8>) -> Self {
+        Response { raw, decoded: OnceCell::new(), body }
+    }
+
     /// The HTTP status (its `:status` header), 0 if it has none.
     pub fn status(&self) -> u16 {
         self.header(":status").and_then(|s| s.parse().ok()).unwrap_or(0)
@@ -22,12 +32,17 @@ impl Response {
 
     /// The value of header `name` (lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        let value = abi::pairs(&self.raw).find(|(n, _)| *n == name.as_bytes())?.1;
+        match std::str::from_utf8(value) {
+            Ok(value) => Some(value),
+            // Not UTF-8: the decoded headers have it with the bad bytes replaced.
+            Err(_) => self.headers().iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()),
+        }
     }
 
     /// Every header, `:status` first.
     pub fn headers(&self) -> &[(String, String)] {
-        &self.headers
+        self.decoded.get_or_init(|| abi::decode_pairs(&self.raw))
     }
 
     /// The body.
@@ -36,77 +51,128 @@ impl Response {
     }
 }
 
+impl PartialEq for Response {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw && self.body == other.body
+    }
+}
+
+impl Eq for Response {}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("headers", &self.headers())
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
 enum Slot {
     Waiting(Option<Waker>),
     Done(Result<Response, Error>),
+    /// The future returned the response.
+    Taken,
 }
 
 thread_local! {
-    /// The callouts in flight whose future is alive, by token.
-    static CALLOUTS: RefCell<HashMap<u32, Slot>> = RefCell::new(HashMap::new());
+    /// The callouts in flight whose future is alive, by token: each slot is shared with its
+    /// future, which then polls it without a lookup.
+    static CALLOUTS: RefCell<IdMap<Rc<RefCell<Slot>>>> = const { RefCell::new(id_map()) };
 }
 
 /// The future of callout `token`'s response. Dropping it forgets the callout: a response
 /// that comes later is not read.
 pub(crate) fn response(token: u32) -> Callout {
-    CALLOUTS.with_borrow_mut(|c| c.insert(token, Slot::Waiting(None)));
-    Callout { token }
+    let slot = Rc::new(RefCell::new(Slot::Waiting(None)));
+    CALLOUTS.with_borrow_mut(|c| c.insert(token, slot.clone()));
+    Callout { token, slot }
 }
 
 pub(crate) struct Callout {
     token: u32,
+    slot: Rc<RefCell<Slot>>,
 }
 
 impl Future for Callout {
     type Output = Result<Response, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        CALLOUTS.with_borrow_mut(|c| {
-            let slot = c.get_mut(&self.token).expect("a live callout has a slot");
-            match slot {
-                Slot::Waiting(w) => {
-                    if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                        *w = Some(cx.waker().clone());
-                    }
-                    Poll::Pending
+        let mut slot = self.slot.borrow_mut();
+        match &mut *slot {
+            Slot::Waiting(w) => {
+                if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    // The old waker is dropped after the borrow: its drop is the executor's code.
+                    let old = w.replace(cx.waker().clone());
+                    drop(slot);
+                    drop(old);
                 }
-                Slot::Done(_) => match c.remove(&self.token) {
-                    Some(Slot::Done(result)) => Poll::Ready(result),
-                    _ => unreachable!(),
-                },
+                Poll::Pending
             }
-        })
+            Slot::Done(_) => match std::mem::replace(&mut *slot, Slot::Taken) {
+                Slot::Done(result) => Poll::Ready(result),
+                _ => unreachable!(),
+            },
+            Slot::Taken => panic!("a callout's future polled after it returned its response"),
+        }
     }
 }
 
 impl Drop for Callout {
     fn drop(&mut self) {
-        CALLOUTS.with_borrow_mut(|c| c.remove(&self.token));
+        // Still in the table while its response has not come.
+        if matches!(*self.slot.borrow(), Slot::Waiting(_)) {
+            let slot = CALLOUTS.with_borrow_mut(|c| c.remove(&self.token));
+            drop(slot);
+        }
     }
 }
 
 /// `proxy_on_http_call_response`: reads the response of callout `token`, while the host still
 /// has it, if a future waits for it, and wakes that future. No headers means it failed.
 pub(crate) fn deliver(token: u32, headers: u32, body_size: usize) {
-    if !CALLOUTS.with_borrow(|c| c.contains_key(&token)) {
+    let Some(slot) = CALLOUTS.with_borrow_mut(|c| c.remove(&token)) else {
         return; // its future was dropped, or it failed before the token was ours
-    }
+    };
     let result = if headers == 0 {
         Err(Error::CalloutFailed)
     } else {
-        abi::header_pairs(abi::HTTP_CALL_RESPONSE_HEADERS).and_then(|headers| {
+        abi::raw_header_pairs(abi::HTTP_CALL_RESPONSE_HEADERS).and_then(|raw| {
             let body = abi::buffer(abi::HTTP_CALL_RESPONSE_BODY, body_size)?;
-            Ok(Response { headers, body })
+            Ok(Response::new(raw, body))
         })
     };
-    let waker = CALLOUTS.with_borrow_mut(|c| match c.get_mut(&token) {
-        Some(slot) => match std::mem::replace(slot, Slot::Done(result)) {
-            Slot::Waiting(w) => w,
-            Slot::Done(_) => None,
-        },
-        None => None,
-    });
-    if let Some(w) = waker {
+    let waiting = std::mem::replace(&mut *slot.borrow_mut(), Slot::Done(result));
+    if let Slot::Waiting(Some(w)) = waiting {
         w.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Response;
+    use crate::abi::encode_pairs;
+
+    #[test]
+    fn headers_are_read_from_the_hosts_encoding() {
+        let raw = encode_pairs(&[(":status", "403"), ("x-user", "ann"), ("x-empty", "")]);
+        let r = Response::new(raw, b"no".to_vec());
+        assert_eq!(r.status(), 403);
+        assert_eq!(r.header("x-user"), Some("ann"));
+        assert_eq!(r.header("x-empty"), Some(""));
+        assert_eq!(r.header("x-use"), None);
+        assert_eq!(r.headers().len(), 3);
+        assert_eq!(r.body(), b"no");
+        assert_eq!(Response::new(encode_pairs(&[]), Vec::new()).status(), 0);
+    }
+
+    #[test]
+    fn a_value_that_is_not_utf8_is_read_with_the_bad_bytes_replaced() {
+        let mut raw = encode_pairs(&[("x-bad", "a?"), (":status", "200")]);
+        let at = raw.iter().position(|&b| b == b'?').unwrap();
+        raw[at] = 0xff;
+        let r = Response::new(raw, Vec::new());
+        assert_eq!(r.header("x-bad"), Some("a\u{fffd}"));
+        assert_eq!(r.status(), 200);
     }
 }

@@ -67,12 +67,15 @@ fn proxy_on_request_headers(context_id: u32, _headers: usize, end_of_stream: boo
     let Some(stream) = state::stream(context_id) else { return abi::CONTINUE };
     let _callback = Callback::new(context_id);
     stream.end_of_stream.set(end_of_stream);
-    if !state::start(stream.root, Request { stream: stream.clone() }) {
+    stream.in_filter_callback.set(true);
+    let started = state::start(stream.root, Request { stream: stream.clone() });
+    if started {
+        state::run(stream.root);
+    }
+    stream.in_filter_callback.set(false);
+    if !started {
         return abi::CONTINUE;
     }
-    stream.in_filter_callback.set(true);
-    state::run(stream.root);
-    stream.in_filter_callback.set(false);
     stream.headers_action()
 }
 

@@ -34,9 +34,10 @@
 //!
 //! The library exports the ABI's callbacks (`proxy_on_request_headers`, ...) as plain `fn`
 //! exports, declared here with `#[wasmexport]`: a crate that links this library exports them.
-//! `proxy_on_request_headers` spawns the handler's task and runs the executor
-//! ([`wasmexport::drive`]) until nothing is ready; if the task finished, the request continues
-//! at once, otherwise the callback pauses it and the task later continues it
+//! `proxy_on_request_headers` polls the handler once itself (most finish there, and cost no
+//! task); one that waits becomes a task, and the callback runs the executor
+//! ([`wasmexport::drive`]) until nothing is ready; if the handler finished, the request
+//! continues at once, otherwise the callback pauses it and the task later continues it
 //! (`proxy_continue_stream`) or answers it (`proxy_send_local_response`). The callbacks that
 //! deliver events (a callout's response, a tick, the body) wake the futures waiting for them
 //! and drive the executor again. Envoy's WASI `poll_oneoff` returns at once, so nothing here
@@ -74,7 +75,8 @@ pub trait Filter: Sized + 'static {
     /// from the plugin's ticks, with no request needed; host calls are for requests only.
     fn configure(config: &[u8]) -> Result<Self, String>;
 
-    /// Handles one request; runs as a task from the moment its headers arrive.
+    /// Handles one request, from the moment its headers arrive: polled first in the headers
+    /// callback, then, if it waits, as a task.
     ///
     /// Return `Ok(())` to let the request go on upstream (with the header changes made), after
     /// [`Request::send_response`] to end it with that reply. An `Err` is logged and answered

@@ -7,8 +7,39 @@ use crate::{Error, Request, abi};
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 use std::time::Duration;
+
+/// A map keyed by the ids the host hands out (contexts, callout tokens).
+pub(crate) type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
+
+/// An empty [`IdMap`], for a `const` initializer.
+pub(crate) const fn id_map<V>() -> IdMap<V> {
+    HashMap::with_hasher(BuildHasherDefault::new())
+}
+
+/// Hashes an id with one multiplication (Fibonacci hashing): the host picks the ids, in
+/// sequence, not a client, so std's SipHash, which defends against chosen keys, would only
+/// cost time on every callback.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u32(u32::from(b) ^ (self.0 as u32));
+        }
+    }
+
+    fn write_u32(&mut self, id: u32) {
+        self.0 = (self.0 ^ u64::from(id)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 /// A configured filter, of the registered type.
 pub(crate) type AnyFilter = Rc<dyn Any>;
@@ -31,8 +62,11 @@ struct Root {
 
 thread_local! {
     static PLUGIN: Cell<Option<Plugin>> = const { Cell::new(None) };
-    static ROOTS: RefCell<HashMap<u32, Root>> = RefCell::new(HashMap::new());
-    static STREAMS: RefCell<HashMap<u32, Rc<Stream>>> = RefCell::new(HashMap::new());
+    static ROOTS: RefCell<IdMap<Root>> = const { RefCell::new(id_map()) };
+    static STREAMS: RefCell<IdMap<Rc<Stream>>> = const { RefCell::new(id_map()) };
+    /// How many roots have ticks on: with none, a drive that leaves no timer armed has no
+    /// period to change, and looks up no root.
+    static TICKING: Cell<usize> = const { Cell::new(0) };
     /// The context host calls apply to right now: the one the host called us for, until
     /// [`enter`] makes another one effective.
     static EFFECTIVE: Cell<u32> = const { Cell::new(0) };
@@ -43,7 +77,10 @@ pub(crate) fn register(plugin: Plugin) {
 }
 
 pub(crate) fn new_root(id: u32) {
-    ROOTS.with_borrow_mut(|r| r.insert(id, Root { filter: None, tick_ms: 0 }));
+    let old = ROOTS.with_borrow_mut(|r| r.insert(id, Root { filter: None, tick_ms: 0 }));
+    if old.is_some_and(|old| old.tick_ms != 0) {
+        TICKING.set(TICKING.get() - 1);
+    }
 }
 
 /// Configures root `id` from `config`; false (and a log line) when the filter refuses it or
@@ -78,8 +115,11 @@ pub(crate) fn stream(id: u32) -> Option<Rc<Stream>> {
 /// Forgets context `id`; the stream it was, if it was one.
 pub(crate) fn remove(id: u32) -> Option<Rc<Stream>> {
     let stream = STREAMS.with_borrow_mut(|s| s.remove(&id));
-    if stream.is_none() {
-        ROOTS.with_borrow_mut(|r| r.remove(&id));
+    if stream.is_none()
+        && let Some(root) = ROOTS.with_borrow_mut(|r| r.remove(&id))
+        && root.tick_ms != 0
+    {
+        TICKING.set(TICKING.get() - 1);
     }
     stream
 }
@@ -135,8 +175,17 @@ impl Drop for Callback {
 pub(crate) fn run(root: u32) {
     let next = wasmexport::drive();
     let ms = next.map_or(0, tick_ms);
+    if ms == 0 && TICKING.get() == 0 {
+        return;
+    }
     let changed = ROOTS.with_borrow_mut(|r| match r.get_mut(&root) {
         Some(r) if r.tick_ms != ms => {
+            // Ticks turned on or off for this root.
+            match (r.tick_ms, ms) {
+                (0, _) => TICKING.set(TICKING.get() + 1),
+                (_, 0) => TICKING.set(TICKING.get() - 1),
+                _ => {}
+            }
             r.tick_ms = ms;
             true
         }
