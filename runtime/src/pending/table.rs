@@ -150,6 +150,14 @@ mod tests {
     }
 
     proptest! {
+        // Under Miri (the unsafe-free table, checked there as part of the crate's tests) a
+        // case takes seconds: a few cases still cover growth and collisions.
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 4 } else { 256 },
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
         /// The table behaves as a map.
         #[test]
         fn the_table_is_a_map(ops in proptest::collection::vec(op(), 0..600)) {
