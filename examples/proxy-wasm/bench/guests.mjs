@@ -97,12 +97,17 @@ const ANSWERS = new Map([
 ]);
 for (const answer of ANSWERS.values()) Object.freeze(answer);
 /** The callout a filter must make for each token, as bytes (both filters' headers in this order). */
-const CALLOUTS = new Map([ALLOW, DENY].map((t) => [encodePairs(Object.freeze([
-  [':method', 'GET'], [':path', '/check'], [':authority', 'auth'], ['authorization', t]])), t]));
+const CALLOUT_TOKENS = [ALLOW, DENY];
+const AUTH = Buffer.from('auth');
+const CALLOUT_BYTES = CALLOUT_TOKENS.map((t) => Buffer.from(encodePairs(Object.freeze([
+  [':method', 'GET'], [':path', '/check'], [':authority', 'auth'], ['authorization', t]]))));
 const RESPONSE = [[':status', '200'], ['content-length', '3'], ['content-type', 'text/plain'], DATE, ['server', 'envoy']];
 
-/** The value of header `name` in `pairs`, undefined if none. */
-const find = (pairs, name) => pairs.find((p) => p[0] === name)?.[1];
+/** The value of header `name` in `pairs`, undefined if none (a loop: no closure per call). */
+function find(pairs, name) {
+  for (let i = 0; i < pairs.length; i += 1) if (pairs[i][0] === name) return pairs[i][1];
+  return undefined;
+}
 
 /** proxy-wasm's header-map encoding of `pairs`. */
 function encodePairs(pairs) {
@@ -281,8 +286,10 @@ class Host {
         // The callout's headers compared as bytes with what the filter must send: decoding
         // them would cost the stub more than either filter spends on the callout.
         let authorization;
-        for (const [expected, t] of CALLOUTS) if (this.same(hPtr, hLen, expected)) authorization = t;
-        if (!this.same(upPtr, upLen, bytesOf('auth')) || !authorization || bodyLen !== 0 || timeoutMs !== 5000) {
+        for (let i = 0; i < CALLOUT_BYTES.length && !authorization; i += 1) {
+          if (this.same(hPtr, hLen, CALLOUT_BYTES[i])) authorization = CALLOUT_TOKENS[i];
+        }
+        if (!this.same(upPtr, upLen, AUTH) || !authorization || bodyLen !== 0 || timeoutMs !== 5000) {
           const headers = this.decodePairs(hPtr, hLen);
           throw new Error(`${this.name}: an unexpected callout to ${this.str(upPtr, upLen)}: ${JSON.stringify(headers)}`);
         }
@@ -298,12 +305,9 @@ class Host {
     };
   }
 
-  /** Whether the module's `len` bytes at `ptr` are `bytes`. */
+  /** Whether the module's `len` bytes at `ptr` are `bytes` (compared natively, by Buffer). */
   same(ptr, len, bytes) {
-    if (len !== bytes.length) return false;
-    const u8 = this.u8();
-    for (let i = 0; i < len; i += 1) if (u8[ptr + i] !== bytes[i]) return false;
-    return true;
+    return len === bytes.length && Buffer.from(this.u8().buffer, ptr, len).equals(bytes);
   }
 
   decodePairs(ptr, len) {

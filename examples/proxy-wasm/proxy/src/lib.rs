@@ -55,6 +55,7 @@
 mod abi;
 mod callout;
 mod exports;
+mod place;
 mod request;
 mod state;
 

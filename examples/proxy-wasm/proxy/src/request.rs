@@ -1,13 +1,12 @@
 //! A request's stream and the handle its handler gets.
 
 use crate::callout::{self, Response};
+use crate::place::InPlace;
 use crate::{Error, Filter, abi, state};
-use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
-use std::ptr::NonNull;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -130,56 +129,16 @@ fn keep(slot: &RefCell<Option<Waker>>, cx: &Context<'_>) {
 /// finishes in this first poll, and the executor never sees it. The first poll has a waker
 /// that does nothing; a handler that waits becomes a task, which the executor polls once it
 /// next runs (a spawned task is ready), and that poll gives every future the handler waits
-/// on the task's waker in place of the first.
-///
-/// The handler's future is written to memory of its own (it cannot move once polled): the
-/// memory of the last one that finished at once, kept for this, or a new allocation. A
-/// handler that waits takes it along as its `Box`.
+/// on the task's waker in place of the first. The future sits in memory kept from the
+/// handlers before ([`InPlace`]).
 pub(crate) fn start<F: Filter>(filter: &Rc<dyn Any>, request: Request) {
     let Ok(filter) = filter.clone().downcast::<F>() else {
         unreachable!("a root's filter has the registered type");
     };
     let stream = request.stream.clone();
-    let handler = run(stream, filter.on_request(request));
-    let layout = Layout::for_value(&handler);
-    let at = match SPARE.take() {
-        Some((at, spare)) if spare == layout => at.cast(),
-        spare => {
-            free(spare);
-            // SAFETY: the layout has a non-zero size: the future holds the stream's `Rc`.
-            let at = unsafe { alloc(layout) }.cast();
-            NonNull::new(at).unwrap_or_else(|| handle_alloc_error(layout))
-        }
-    };
-    // SAFETY: `at` is memory for `layout`, the layout of the future's type, and holds nothing.
-    unsafe { at.write(handler) };
-    // SAFETY: the future stays at `at` until it is dropped there, or moved into a `Box` that
-    // keeps that address; it is borrowed here alone.
-    let pinned = unsafe { Pin::new_unchecked(&mut *at.as_ptr()) };
-    if pinned.poll(&mut Context::from_waker(Waker::noop())).is_ready() {
-        // SAFETY: the future at `at` is dropped once, and nothing uses it after.
-        unsafe { at.drop_in_place() };
-        free(SPARE.replace(Some((at.cast(), layout))));
-    } else {
-        // SAFETY: `at` was allocated with the global allocator for the future's layout and
-        // holds the future, which the `Box` now owns (and pins: it never moves it).
-        let boxed = unsafe { Pin::new_unchecked(Box::from_raw(at.as_ptr())) };
-        wasmexport::spawn(boxed).detach();
-    }
-}
-
-thread_local! {
-    /// The memory of the last handler future that finished in its first poll, and its layout:
-    /// the next request's handler is written there, so requests whose handler finishes at once
-    /// allocate none.
-    static SPARE: Cell<Option<(NonNull<u8>, Layout)>> = const { Cell::new(None) };
-}
-
-/// Gives spare handler memory back to the allocator.
-fn free(spare: Option<(NonNull<u8>, Layout)>) {
-    if let Some((at, layout)) = spare {
-        // SAFETY: `SPARE` holds memory allocated for `layout` that holds nothing.
-        unsafe { dealloc(at.as_ptr(), layout) };
+    let mut handler = InPlace::new(run(stream, filter.on_request(request)));
+    if Pin::new(&mut handler).poll(&mut Context::from_waker(Waker::noop())).is_pending() {
+        wasmexport::spawn(handler).detach();
     }
 }
 
