@@ -4,6 +4,9 @@
 //! the traps that poison live here too, so that the executor and the tasks report a misuse
 //! without knowing who handles it.
 //!
+//! Beside the gate sit two marks the executor and the timers keep (a task is queued, a timer
+//! is armed), so that a host's drive with nothing to do costs one load and a branch.
+//!
 //! Everything the entry check needs is one byte of one word, [`State::gate`], so a plain `fn`
 //! export costs an address, a byte load and a branch on top of the user's code: three wasm
 //! instructions, since LLVM drops the gate's updates around a body that cannot observe them
@@ -70,7 +73,7 @@ pub(crate) enum Poison {
 /// load ([`idle_from_host`]). The marks are kept beside the gate, not in it, because a host
 /// call restores the gate word as it was before it (and a nested export may queue a task or
 /// arm a timer meanwhile).
-#[repr(C, align(8))]
+#[repr(C)]
 pub(crate) struct State {
     /// Never read: it puts the marks right before the gate's flag byte.
     _lead: u8,
