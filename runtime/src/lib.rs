@@ -407,7 +407,8 @@ where
 pub fn task_count() -> usize {
     // Every export on the stack is a task that lives exactly as long as its call, so exports
     // are counted by their depth, not by the executor: a plain `fn` export costs no counting.
-    executor::spawned_alive() + gate::depth()
+    // A pending export's call is the exception: its future is a spawned task from the start.
+    executor::spawned_alive() + gate::depth() - pending::starting()
 }
 
 /// Runs every task that is ready and fires every timer that is due, without blocking, and

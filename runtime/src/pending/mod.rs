@@ -72,10 +72,13 @@ enum State {
 struct Pending {
     slots: Table<Slot>,
     last_id: u32,
+    /// Pending exports' own calls on the stack (see [`starting`]).
+    starting: usize,
 }
 
 per_thread! {
-    static PENDING: RefCell<Pending> = RefCell::new(Pending { slots: Table::new(), last_id: 0 });
+    static PENDING: RefCell<Pending> =
+        RefCell::new(Pending { slots: Table::new(), last_id: 0, starting: 0 });
 }
 
 /// The table, borrowed for `f`, which runs no user code.
@@ -368,10 +371,13 @@ where
 {
     let id = with_pending(|p| {
         p.last_id = if p.last_id >= MAX_ID { 1 } else { p.last_id + 1 };
+        p.starting += 1;
         p.last_id
     });
+    let starting = Starting;
     let handle = executor::spawn_call(future(id as i32), std::panic::Location::caller(), export);
     let next = executor::drive();
+    drop(starting);
     let code = if handle.is_finished() { EXIT } else { WAIT };
     // A call nothing references any more (no waker of its task is left) traps here as a
     // deadlock, as the handle lets go of it.
@@ -379,6 +385,22 @@ where
     // A timer is armed, or tasks that yielded are ready again: the host is to ask when.
     let timer = if next.is_some() { TIMER } else { 0 };
     ((id as i32) << 4) | timer | code
+}
+
+/// How many pending exports' own calls are on the stack. Such a call's future is a task from
+/// its start, so [`crate::task_count`] counts it as a task, not also as an export call.
+pub(crate) fn starting() -> usize {
+    PENDING.with(|p| p.borrow().starting)
+}
+
+/// A pending export's call in `start`, counted in [`starting`] until dropped (also by
+/// unwinding, where panics unwind).
+struct Starting;
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        let _ = PENDING.try_with(|p| p.borrow_mut().starting -= 1);
+    }
 }
 
 /// The owned copy of a slice parameter that a pending export's future keeps: the future

@@ -127,3 +127,25 @@ fn a_negative_buffer_length_reserves_nothing() {
         assert_eq!(call_sync("wasmexport_buffer", || pending::buffer(2, -1)), 0);
     });
 }
+
+#[test]
+fn a_pending_call_counts_once_in_task_count_during_its_own_call_too() {
+    on_fresh_thread(|| {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let s = seen.clone();
+        let before = call_sync("count", crate::task_count);
+        let status = call_sync("p", move || {
+            pending::start("p", move |_id| async move {
+                s.borrow_mut().push(crate::task_count());
+                yield_now().await;
+                s.borrow_mut().push(crate::task_count());
+            })
+        });
+        assert_eq!(status & 3, 2, "WAIT: {status:#x}");
+        assert_eq!(call_sync("count", crate::task_count), before + 1, "the call's task");
+        host_drive();
+        // During its own call: the call, once. During the drive: the call and the drive.
+        assert_eq!(*seen.borrow(), [before, before + 1]);
+        assert_eq!(call_sync("count", crate::task_count), before);
+    });
+}
