@@ -28,8 +28,9 @@ pub(crate) struct InPlace<T: Future> {
 }
 
 impl<T: Future> InPlace<T> {
-    /// Moves `future` into a kept block, or a new one.
-    pub(crate) fn new(future: T) -> Self {
+    /// Puts the future `make` returns into a kept block, or a new one (built there, when the
+    /// compiler sees through `make`, rather than moved).
+    pub(crate) fn new(make: impl FnOnce() -> T) -> Self {
         let layout = Layout::new::<T>();
         assert!(layout.size() != 0, "a handler's future holds its request");
         let kept = FREE.with_borrow_mut(|f| if f.0 == Some(layout) { f.1.pop() } else { None });
@@ -39,7 +40,7 @@ impl<T: Future> InPlace<T> {
         });
         let at = at.cast::<T>();
         // SAFETY: `at` is a free block of `T`'s layout.
-        unsafe { at.write(future) };
+        unsafe { at.write(make()) };
         InPlace { at }
     }
 }
@@ -105,19 +106,19 @@ mod tests {
     #[test]
     fn a_block_is_reused_and_its_future_dropped_once() {
         let drops = Rc::new(Cell::new(0));
-        let mut first = InPlace::new(Counted(drops.clone(), [7; 40]));
+        let mut first = InPlace::new(|| Counted(drops.clone(), [7; 40]));
         let at = first.at.cast::<u8>();
         let cx = &mut Context::from_waker(Waker::noop());
         assert_eq!(Pin::new(&mut first).poll(cx), Poll::Ready(7));
         drop(first);
         assert_eq!(drops.get(), 1);
-        let second = InPlace::new(Counted(drops.clone(), [8; 40]));
+        let second = InPlace::new(|| Counted(drops.clone(), [8; 40]));
         assert_eq!(second.at.cast::<u8>(), at, "the freed block is taken again");
         drop(second);
         assert_eq!(drops.get(), 2);
         // At most KEPT blocks are kept.
         let many: Vec<_> =
-            (0..KEPT + 5).map(|_| InPlace::new(Counted(drops.clone(), [0; 40]))).collect();
+            (0..KEPT + 5).map(|_| InPlace::new(|| Counted(drops.clone(), [0; 40]))).collect();
         drop(many);
         assert_eq!(FREE.with_borrow(|f| f.1.len()), KEPT);
         assert_eq!(drops.get(), 2 + KEPT as u32 + 5);

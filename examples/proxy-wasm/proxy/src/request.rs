@@ -6,7 +6,7 @@ use crate::{Error, Filter, abi, state};
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -136,27 +136,52 @@ pub(crate) fn start<F: Filter>(filter: &Rc<dyn Any>, request: Request) {
         unreachable!("a root's filter has the registered type");
     };
     let stream = request.stream.clone();
-    let mut handler = InPlace::new(run(stream, filter.on_request(request)));
+    // Built where it stays: the handler's future is not moved on the way.
+    let mut handler = InPlace::new(|| Run { stream, handler: filter.on_request(request) });
     if Pin::new(&mut handler).poll(&mut Context::from_waker(Waker::noop())).is_pending() {
         wasmexport::spawn(handler).detach();
     }
 }
 
-/// The handler's task: runs `handler` until it finishes or the stream goes, then ends the
-/// request as the handler decided.
-async fn run(stream: Rc<Stream>, handler: impl Future<Output = Result<(), Error>>) {
-    let mut handler = pin!(handler);
-    let outcome = poll_fn(|cx| {
-        if stream.gone.get() {
-            return Poll::Ready(None);
-        }
-        let poll = handler.as_mut().poll(cx);
-        if poll.is_pending() {
-            keep(&stream.task_waker, cx);
-        }
-        poll.map(Some)
-    })
-    .await;
+/// The handler's task: polls `handler` until it finishes or the stream goes, then ends the
+/// request as the handler decided ([`finish`]).
+///
+/// A struct, not an `async fn`: that would move the handler's future (hundreds of bytes) once
+/// more, into its own frame, at its first poll.
+struct Run<H> {
+    stream: Rc<Stream>,
+    handler: H,
+}
+
+impl<H: Future<Output = Result<(), Error>>> Future for Run<H> {
+    type Output = ();
+
+    /// Not to be polled again once ready (the task ends then).
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: `handler` is pinned with `self`: it is never moved out (`Run` has no `Drop`
+        // and nothing takes it by value), only polled in place.
+        let this = unsafe { self.get_unchecked_mut() };
+        let stream = &this.stream;
+        let outcome = if stream.gone.get() {
+            None
+        } else {
+            // SAFETY: as above.
+            match unsafe { Pin::new_unchecked(&mut this.handler) }.poll(cx) {
+                Poll::Pending => {
+                    keep(&stream.task_waker, cx);
+                    return Poll::Pending;
+                }
+                Poll::Ready(result) => Some(result),
+            }
+        };
+        finish(stream, outcome);
+        Poll::Ready(())
+    }
+}
+
+/// The handler finished with `outcome` (`None`: the stream went first): a failure is logged
+/// and answered with a 500 if nothing was, and the request goes on if a callback held it.
+fn finish(stream: &Rc<Stream>, outcome: Option<Result<(), Error>>) {
     stream.finished.set(true);
     stream.task_waker.take();
     match outcome {
