@@ -37,7 +37,7 @@
 
 use crate::executor;
 use crate::local::per_thread;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -72,13 +72,15 @@ enum State {
 struct Pending {
     slots: Table<Slot>,
     last_id: u32,
-    /// Pending exports' own calls on the stack (see [`starting`]).
-    starting: usize,
 }
 
 per_thread! {
-    static PENDING: RefCell<Pending> =
-        RefCell::new(Pending { slots: Table::new(), last_id: 0, starting: 0 });
+    static PENDING: RefCell<Pending> = RefCell::new(Pending { slots: Table::new(), last_id: 0 });
+}
+
+per_thread! {
+    /// Pending exports' own calls on the stack (see [`starting`]).
+    static STARTING: Cell<usize> = Cell::new(0);
 }
 
 /// The table, borrowed for `f`, which runs no user code.
@@ -371,9 +373,9 @@ where
 {
     let id = with_pending(|p| {
         p.last_id = if p.last_id >= MAX_ID { 1 } else { p.last_id + 1 };
-        p.starting += 1;
         p.last_id
     });
+    STARTING.with(|s| s.set(s.get() + 1));
     let starting = Starting;
     let handle = executor::spawn_call(future(id as i32), std::panic::Location::caller(), export);
     let next = executor::drive();
@@ -390,7 +392,7 @@ where
 /// How many pending exports' own calls are on the stack. Such a call's future is a task from
 /// its start, so [`crate::task_count`] counts it as a task, not also as an export call.
 pub(crate) fn starting() -> usize {
-    PENDING.with(|p| p.borrow().starting)
+    STARTING.with(Cell::get)
 }
 
 /// A pending export's call in `start`, counted in [`starting`] until dropped (also by
@@ -399,7 +401,7 @@ struct Starting;
 
 impl Drop for Starting {
     fn drop(&mut self) {
-        let _ = PENDING.try_with(|p| p.borrow_mut().starting -= 1);
+        let _ = STARTING.try_with(|s| s.set(s.get() - 1));
     }
 }
 
