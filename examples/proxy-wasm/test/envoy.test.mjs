@@ -183,9 +183,9 @@ test('the body: awaited by the handler, refused with a 403 or let through intact
   assert.equal(refusedWithTrailers.status, 403);
 });
 
-test('200 overlapping requests, each answered by its own task', async () => {
-  // Each waits at a gate until all 200 wait there, so all 200 handlers are suspended tasks
-  // at once; then each reads its own request's x-id (while another request's callback runs).
+test('200 overlapping requests, each answered by its own handler', async () => {
+  // Each waits at a gate until all 200 wait there, so all 200 handlers are suspended at
+  // once; then each reads its own request's x-id (while another request's callback runs).
   const answers = await Promise.all(Array.from({ length: 200 }, (_, i) =>
     request(url('main', '/gate/200'), { headers: { 'x-id': `r${i}` }, keepAlive: false })));
   answers.forEach((r, i) => {
@@ -196,7 +196,7 @@ test('200 overlapping requests, each answered by its own task', async () => {
   });
 });
 
-test('a client that goes away: its sleeping task is dropped', async () => {
+test('a client that goes away: its sleeping handler is dropped', async () => {
   const count = async () => Number((await request(url('main', '/tasks'))).body);
   const before = await count();
   const gone = Array.from({ length: 20 }, () => new Promise((resolve) => {
@@ -209,7 +209,7 @@ test('a client that goes away: its sleeping task is dropped', async () => {
   for (let i = 0; i < 100 && (now = await count()) !== before; i++) {
     await new Promise((r) => setTimeout(r, 20));
   }
-  assert.equal(now, before, 'the tasks of the requests that went away are gone');
+  assert.equal(now, before, 'the handlers of the requests that went away are gone');
 });
 
 test('linear memory stays flat over 10,000 requests', async () => {

@@ -14,7 +14,8 @@
 //!   `x-id` copied to `x-seen-id` (each task reads its own request's headers);
 //! * `/body`: reads the whole request body: `forbidden` gets a 403 reply, any other goes on;
 //! * `/memory`: replies with the module's linear memory size in 64 KiB pages;
-//! * `/tasks`: replies with the number of live tasks (`wasmexport::task_count`);
+//! * `/tasks`: replies with the number of live tasks (`wasmexport::task_count`) and waiting
+//!   handlers (`wasmexport_proxy::waiting_handlers`);
 //! * `/heartbeats`: replies with how often the background task `heartbeat_ms=N` (the plugin
 //!   configuration) starts has woken;
 //! * `/poll-oneoff`: waits 1 s in WASI's `poll_oneoff` and replies with what it returned;
@@ -100,7 +101,8 @@ impl Filter for Auth {
                 request.send_response(200, &[], beats.as_bytes())
             }
             "tasks" => {
-                let tasks = wasmexport::task_count().to_string();
+                let waiting = wasmexport_proxy::waiting_handlers();
+                let tasks = (wasmexport::task_count() + waiting).to_string();
                 request.send_response(200, &[], tasks.as_bytes())
             }
             "poll-oneoff" => {

@@ -1,7 +1,7 @@
 //! Envoy HTTP filters (the proxy-wasm ABI 0.2.1) whose request handler is an `async fn`.
 //!
-//! A filter implements [`Filter`]; the library runs each request's handler as a task
-//! ([`wasmexport::spawn`]) that can await an HTTP callout ([`Request::http_call`]), a timer
+//! A filter implements [`Filter`]; the library runs each request's handler, an `async fn` that
+//! can await an HTTP callout ([`Request::http_call`]), a timer
 //! ([`wasmexport::time::sleep`]) or the request body ([`Request::body`]), read and change the
 //! request's headers, and answer in place of the upstream ([`Request::send_response`]). When the
 //! handler returns `Ok(())` without having answered, the request goes on upstream.
@@ -34,18 +34,21 @@
 //!
 //! The library exports the ABI's callbacks (`proxy_on_request_headers`, ...) as plain `fn`
 //! exports, declared here with `#[wasmexport]`: a crate that links this library exports them.
-//! `proxy_on_request_headers` polls the handler once itself (most finish there, and cost no
-//! task); one that waits becomes a task, and the callback runs the executor
-//! ([`wasmexport::drive`]) until nothing is ready; if the handler finished, the request
-//! continues at once, otherwise the callback pauses it and the task later continues it
-//! (`proxy_continue_stream`) or answers it (`proxy_send_local_response`). The callbacks that
-//! deliver events (a callout's response, a tick, the body) wake the futures waiting for them
-//! and drive the executor again. Envoy's WASI `poll_oneoff` returns at once, so nothing here
+//! `proxy_on_request_headers` polls the handler; if it finished, the request continues at once,
+//! otherwise the callback pauses it, and the handler later continues it
+//! (`proxy_continue_stream`) or answers it (`proxy_send_local_response`). A waiting handler is
+//! kept in its stream, not spawned as an executor task (which would cost an allocation and a
+//! poll more per request): its waker queues it, and every callback, after running the executor
+//! ([`wasmexport::drive`]: timers, spawned tasks), polls the handlers woken, then drives again,
+//! until nothing is left. The callbacks that deliver events (a callout's response, a tick, the
+//! body) wake the futures waiting for them that way. Inside a handler everything works as in a
+//! task: [`wasmexport::spawn`], `JoinHandle`s, timers; [`waiting_handlers`] counts the handlers
+//! that wait, as [`wasmexport::task_count`] counts tasks. Envoy's WASI `poll_oneoff` returns at once, so nothing here
 //! blocks: timers fire from `proxy_on_tick`, whose period is set after each drive from the
 //! next deadline.
 //!
-//! Every host call a task makes for its request first makes that request's context the
-//! effective one (`proxy_set_effective_context`): a task may run during another request's
+//! Every host call a handler makes for its request first makes that request's context the
+//! effective one (`proxy_set_effective_context`): a handler may run during another request's
 //! callback or a tick.
 //!
 //! A panic in a handler traps the module, and Envoy then fails the plugin on that worker (see
@@ -56,10 +59,12 @@ mod abi;
 mod callout;
 mod exports;
 mod place;
+mod ready;
 mod request;
 mod state;
 
 pub use callout::Response;
+pub use ready::waiting_handlers;
 pub use request::Request;
 
 use std::any::Any;
@@ -67,7 +72,7 @@ use std::fmt;
 use std::future::Future;
 use std::rc::Rc;
 
-/// An HTTP filter: one value per plugin configuration (per worker), one task per request.
+/// An HTTP filter: one value per plugin configuration (per worker), one handler per request.
 pub trait Filter: Sized + 'static {
     /// Builds the filter from the plugin's `configuration` bytes (Envoy's `proxy_on_configure`,
     /// on each worker). An `Err` is logged and makes Envoy refuse the configuration.
@@ -77,7 +82,7 @@ pub trait Filter: Sized + 'static {
     fn configure(config: &[u8]) -> Result<Self, String>;
 
     /// Handles one request, from the moment its headers arrive: polled first in the headers
-    /// callback, then, if it waits, as a task.
+    /// callback, then, if it waits, whenever what it waits for wakes it.
     ///
     /// Return `Ok(())` to let the request go on upstream (with the header changes made), after
     /// [`Request::send_response`] to end it with that reply. An `Err` is logged and answered

@@ -21,16 +21,38 @@ thread_local! {
         const { RefCell::new((None, Vec::new())) };
 }
 
-/// A future in a block of its own, which it never leaves (so it stays pinned however the
-/// `InPlace` moves); dropping it drops the future and keeps the block for the next.
-pub(crate) struct InPlace<T: Future> {
-    at: NonNull<T>,
+/// A handler's future in a block of its own, which it never leaves (so it stays pinned however
+/// the `InPlace` moves); dropping it drops the future and keeps the block for the next.
+pub(crate) struct InPlace {
+    at: NonNull<dyn Future<Output = ()>>,
 }
 
-impl<T: Future> InPlace<T> {
+impl InPlace {
     /// Puts the future `make` returns into a kept block, or a new one (built there, when the
-    /// compiler sees through `make`, rather than moved).
-    pub(crate) fn new(make: impl FnOnce() -> T) -> Self {
+    /// compiler sees through `make`, rather than moved), and polls it once with `cx`, as its
+    /// own type (the compiler may inline that poll); the future if it is not ready.
+    #[inline(always)]
+    pub(crate) fn start<T: Future<Output = ()> + 'static>(
+        make: impl FnOnce() -> T,
+        cx: &mut Context<'_>,
+    ) -> Option<Self> {
+        let placed = Self::new(make);
+        let at = placed.at.cast::<T>();
+        // SAFETY: as in `poll`; `at` holds a `T`.
+        if unsafe { Pin::new_unchecked(&mut *at.as_ptr()) }.poll(cx).is_pending() {
+            return Some(placed);
+        }
+        // Ready: dropped as its own type, without the `dyn` calls of `drop`.
+        std::mem::forget(placed);
+        // SAFETY: the future at `at` is alive, and dropped once, here (`placed` is forgotten).
+        unsafe { at.drop_in_place() };
+        free(at.cast(), Layout::new::<T>());
+        None
+    }
+
+    /// Puts the future `make` returns into a kept block, or a new one.
+    #[inline(always)]
+    pub(crate) fn new<T: Future<Output = ()> + 'static>(make: impl FnOnce() -> T) -> Self {
         let layout = Layout::new::<T>();
         assert!(layout.size() != 0, "a handler's future holds its request");
         let kept = FREE.with_borrow_mut(|f| if f.0 == Some(layout) { f.1.pop() } else { None });
@@ -43,38 +65,42 @@ impl<T: Future> InPlace<T> {
         unsafe { at.write(make()) };
         InPlace { at }
     }
-}
 
-impl<T: Future> Future for InPlace<T> {
-    type Output = T::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
+    /// Polls the future (not again once it is ready).
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: the future lives at `at` until `drop`, which only this `InPlace` reaches, and
         // never moves from there.
         unsafe { Pin::new_unchecked(&mut *self.at.as_ptr()) }.poll(cx)
     }
 }
 
-impl<T: Future> Drop for InPlace<T> {
+impl Drop for InPlace {
     fn drop(&mut self) {
-        // SAFETY: the future at `at` is alive, and dropped once, here.
+        // SAFETY: the future at `at` is alive (its layout is read first), and dropped once, here.
+        let layout = Layout::for_value(unsafe { self.at.as_ref() });
+        // SAFETY: as above.
         unsafe { self.at.drop_in_place() };
-        let (at, layout) = (self.at.cast::<u8>(), Layout::new::<T>());
-        let kept = FREE.with_borrow_mut(|f| {
-            if f.1.is_empty() {
-                f.0 = Some(layout);
-            }
-            let keep = f.0 == Some(layout) && f.1.len() < KEPT;
-            if keep {
-                f.1.push(at);
-            }
-            keep
-        });
-        if !kept {
-            // SAFETY: `at` was allocated with the global allocator for `layout` (by `new`, or
-            // by a `new` whose block was kept), and holds nothing now.
-            unsafe { dealloc(at.as_ptr(), layout) };
+        free(self.at.cast(), layout);
+    }
+}
+
+/// Keeps the block at `at`, of `layout`, for the next future, or gives it back to the
+/// allocator.
+fn free(at: NonNull<u8>, layout: Layout) {
+    let kept = FREE.with_borrow_mut(|f| {
+        if f.1.is_empty() {
+            f.0 = Some(layout);
         }
+        let keep = f.0 == Some(layout) && f.1.len() < KEPT;
+        if keep {
+            f.1.push(at);
+        }
+        keep
+    });
+    if !kept {
+        // SAFETY: `at` was allocated with the global allocator for `layout` (by `new`, or by a
+        // `new` whose block was kept), and holds nothing now.
+        unsafe { dealloc(at.as_ptr(), layout) };
     }
 }
 
@@ -91,9 +117,10 @@ mod tests {
     struct Counted(Rc<Cell<u32>>, [u64; 40]);
 
     impl Future for Counted {
-        type Output = u64;
-        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u64> {
-            Poll::Ready(self.1[39])
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            assert!(self.1[39] < 9);
+            Poll::Ready(())
         }
     }
 
@@ -109,7 +136,7 @@ mod tests {
         let mut first = InPlace::new(|| Counted(drops.clone(), [7; 40]));
         let at = first.at.cast::<u8>();
         let cx = &mut Context::from_waker(Waker::noop());
-        assert_eq!(Pin::new(&mut first).poll(cx), Poll::Ready(7));
+        assert_eq!(first.poll(cx), Poll::Ready(()));
         drop(first);
         assert_eq!(drops.get(), 1);
         let second = InPlace::new(|| Counted(drops.clone(), [8; 40]));

@@ -2,6 +2,7 @@
 
 use crate::callout::{self, Response};
 use crate::place::InPlace;
+use crate::ready;
 use crate::{Error, Filter, abi, state};
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -38,8 +39,10 @@ pub(crate) struct Stream {
     pub(crate) body: RefCell<Option<Vec<u8>>>,
     /// Who waits for the body.
     pub(crate) body_waker: RefCell<Option<Waker>>,
-    /// The handler's task, to wake when the stream goes.
-    pub(crate) task_waker: RefCell<Option<Waker>>,
+    /// The handler, while it waits (taken out while it is polled).
+    pub(crate) handler: Cell<Option<InPlace>>,
+    /// The handler was woken and is queued to be polled ([`ready`]).
+    pub(crate) queued: Cell<bool>,
 }
 
 impl Stream {
@@ -57,7 +60,8 @@ impl Stream {
             gone: Cell::new(false),
             body: RefCell::new(None),
             body_waker: RefCell::new(None),
-            task_waker: RefCell::new(None),
+            handler: Cell::new(None),
+            queued: Cell::new(false),
         }
     }
 
@@ -104,14 +108,14 @@ impl Stream {
         }
     }
 
-    /// The stream went away: drop its handler (at its next poll) and stop waiting.
-    pub(crate) fn end(&self) {
+    /// The stream went away: drop its handler (at its next poll, which this queues) and stop
+    /// waiting.
+    pub(crate) fn end(self: &Rc<Self>) {
         self.gone.set(true);
-        for waker in [&self.task_waker, &self.body_waker] {
-            if let Some(w) = waker.take() {
-                w.wake();
-            }
+        if let Some(w) = self.body_waker.take() {
+            w.wake();
         }
+        ready::wake(self);
     }
 }
 
@@ -123,28 +127,19 @@ fn keep(slot: &RefCell<Option<Waker>>, cx: &Context<'_>) {
     }
 }
 
-/// Runs `F`'s handler for `request` until it first waits; if it does, spawns it as a task.
-///
-/// Most requests need no task: a handler that answers or lets the request go without waiting
-/// finishes in this first poll, and the executor never sees it. The first poll has a waker
-/// that does nothing; a handler that waits becomes a task, which the executor polls once it
-/// next runs (a spawned task is ready), and that poll gives every future the handler waits
-/// on the task's waker in place of the first. The future sits in memory kept from the
-/// handlers before ([`InPlace`]).
+/// Starts `F`'s handler for `request`: polls it, and keeps it in the stream if it waits (see
+/// [`ready`]). Its future sits in memory kept from the handlers before ([`InPlace`]).
 pub(crate) fn start<F: Filter>(filter: &Rc<dyn Any>, request: Request) {
     let Ok(filter) = filter.clone().downcast::<F>() else {
         unreachable!("a root's filter has the registered type");
     };
     let stream = request.stream.clone();
     // Built where it stays: the handler's future is not moved on the way.
-    let mut handler = InPlace::new(|| Run { stream, handler: filter.on_request(request) });
-    if Pin::new(&mut handler).poll(&mut Context::from_waker(Waker::noop())).is_pending() {
-        wasmexport::spawn(handler).detach();
-    }
+    ready::start(&stream, || Run { stream: stream.clone(), handler: filter.on_request(request) });
 }
 
-/// The handler's task: polls `handler` until it finishes or the stream goes, then ends the
-/// request as the handler decided ([`finish`]).
+/// A request's handler as it runs: polls `handler` until it finishes or the stream goes, then
+/// ends the request as the handler decided ([`finish`]).
 ///
 /// A struct, not an `async fn`: that would move the handler's future (hundreds of bytes) once
 /// more, into its own frame, at its first poll.
@@ -156,7 +151,7 @@ struct Run<H> {
 impl<H: Future<Output = Result<(), Error>>> Future for Run<H> {
     type Output = ();
 
-    /// Not to be polled again once ready (the task ends then).
+    /// Not to be polled again once ready (it is dropped then).
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: `handler` is pinned with `self`: it is never moved out (`Run` has no `Drop`
         // and nothing takes it by value), only polled in place.
@@ -167,10 +162,7 @@ impl<H: Future<Output = Result<(), Error>>> Future for Run<H> {
         } else {
             // SAFETY: as above.
             match unsafe { Pin::new_unchecked(&mut this.handler) }.poll(cx) {
-                Poll::Pending => {
-                    keep(&stream.task_waker, cx);
-                    return Poll::Pending;
-                }
+                Poll::Pending => return Poll::Pending,
                 Poll::Ready(result) => Some(result),
             }
         };
@@ -183,7 +175,6 @@ impl<H: Future<Output = Result<(), Error>>> Future for Run<H> {
 /// and answered with a 500 if nothing was, and the request goes on if a callback held it.
 fn finish(stream: &Rc<Stream>, outcome: Option<Result<(), Error>>) {
     stream.finished.set(true);
-    stream.task_waker.take();
     match outcome {
         None | Some(Err(Error::Gone)) => return,
         Some(Ok(())) => {}

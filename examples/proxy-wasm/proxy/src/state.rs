@@ -3,7 +3,7 @@
 //! and which context the host applies calls to.
 
 use crate::request::Stream;
-use crate::{Error, Request, abi};
+use crate::{Error, Request, abi, ready};
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -167,13 +167,29 @@ impl Drop for Callback {
     }
 }
 
-/// Runs every ready task and due timer ([`wasmexport::drive`]), then sets root `root`'s tick
+/// The most passes over the woken handlers in one [`run`].
+const PASSES: usize = 16;
+
+/// Runs every ready task and due timer ([`wasmexport::drive`]) and every woken handler
+/// ([`ready`]), then sets root `root`'s tick
 /// period so that the next tick comes at the next deadline (or turns ticks off).
 ///
 /// Envoy restarts a root's tick timer whenever its period is set, so it is set only when it
 /// changes: a tick already due at or before the new deadline is kept.
 pub(crate) fn run(root: u32) {
-    let next = wasmexport::drive();
+    let mut next = wasmexport::drive();
+    // The handlers woken, then the tasks they woke, until neither has more to do, a few times
+    // at most: handlers that keep waking each other (or themselves) go on at the next tick.
+    let mut passes = 0;
+    while ready::any_queued() {
+        if passes == PASSES {
+            next = Some(Duration::ZERO);
+            break;
+        }
+        ready::pass();
+        passes += 1;
+        next = wasmexport::drive();
+    }
     let ms = next.map_or(0, tick_ms);
     if ms == 0 && TICKING.get() == 0 {
         return;
