@@ -11,6 +11,9 @@ struct Host {
     wasi: WasiP1Ctx,
     next_token: u32,
     returned: Vec<(i32, i32)>,
+    /// Fuel left when the guest called `op` and `[task-return]`.
+    at_op: u64,
+    at_return: u64,
 }
 
 fn main() -> wasmtime::Result<()> {
@@ -28,6 +31,7 @@ fn main() -> wasmtime::Result<()> {
     let mut linker = Linker::<Host>::new(&engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |h| &mut h.wasi)?;
     linker.func_wrap("host", "op", |mut c: Caller<'_, Host>, _x: i32| -> u32 {
+        c.data_mut().at_op = c.get_fuel().unwrap();
         c.data_mut().next_token += 1;
         c.data().next_token
     })?;
@@ -35,10 +39,17 @@ fn main() -> wasmtime::Result<()> {
         "wasmexport",
         "[task-return]round_trip",
         |mut c: Caller<'_, Host>, id: i32, v: i32| {
+            c.data_mut().at_return = c.get_fuel().unwrap();
             c.data_mut().returned.push((id, v));
         },
     )?;
-    let host = Host { wasi: WasiCtxBuilder::new().build_p1(), next_token: 0, returned: Vec::new() };
+    let host = Host {
+        wasi: WasiCtxBuilder::new().build_p1(),
+        next_token: 0,
+        returned: Vec::new(),
+        at_op: 0,
+        at_return: 0,
+    };
     let mut store = Store::new(&engine, host);
     store.set_fuel(u64::MAX / 2)?;
     let instance = linker.instantiate(&mut store, &module)?;
@@ -46,6 +57,9 @@ fn main() -> wasmtime::Result<()> {
     let start = instance.get_typed_func::<i32, i32>(&mut store, "round_trip")?;
     let complete = instance.get_typed_func::<(i32, i32), i32>(&mut store, "wasmexport_complete")?;
     let (mut s, mut c) = (0, 0);
+    // The four legs: start up to `op`, after `op` to the status, complete up to
+    // `[task-return]`, after it to complete's return.
+    let mut legs = [0u64; 4];
     const N: u64 = 1000;
     for i in 0..N + 100 + extra {
         let f0 = store.get_fuel()?;
@@ -59,6 +73,11 @@ fn main() -> wasmtime::Result<()> {
         if (100..N + 100).contains(&i) {
             s += f0 - f1;
             c += f1 - f2;
+            let (op, ret) = (store.data().at_op, store.data().at_return);
+            legs[0] += f0 - op;
+            legs[1] += op - f1;
+            legs[2] += f1 - ret;
+            legs[3] += ret - f2;
         }
     }
     println!(
@@ -66,6 +85,10 @@ fn main() -> wasmtime::Result<()> {
         s / N,
         c / N,
         (s + c) / N
+    );
+    let [a, b, c, d] = legs.map(|l| l / N);
+    println!(
+        "  start: {a} up to the host's op, {b} after it; complete: {c} up to [task-return], {d} after it"
     );
     Ok(())
 }
