@@ -140,4 +140,5 @@ fn proxy_on_delete(context_id: u32) {
         stream.end();
         state::run(stream.root);
     }
+    state::recycle(stream);
 }

@@ -64,6 +64,8 @@ thread_local! {
     static PLUGIN: Cell<Option<Plugin>> = const { Cell::new(None) };
     static ROOTS: RefCell<IdMap<Root>> = const { RefCell::new(id_map()) };
     static STREAMS: RefCell<IdMap<Rc<Stream>>> = const { RefCell::new(id_map()) };
+    /// Deleted streams, kept to be the next ones: a request then allocates no stream.
+    static SPARE_STREAMS: RefCell<Vec<Rc<Stream>>> = const { RefCell::new(Vec::new()) };
     /// How many roots have ticks on: with none, a drive that leaves no timer armed has no
     /// period to change, and looks up no root.
     static TICKING: Cell<usize> = const { Cell::new(0) };
@@ -105,8 +107,32 @@ pub(crate) fn configure(id: u32, config: &[u8]) -> bool {
 }
 
 pub(crate) fn new_stream(id: u32, root: u32) {
-    STREAMS.with_borrow_mut(|s| s.insert(id, Rc::new(Stream::new(id, root))));
+    let stream = match SPARE_STREAMS.with_borrow_mut(Vec::pop) {
+        Some(mut spare) => {
+            // Unique: `recycle` keeps only streams nothing else holds.
+            if let Some(s) = Rc::get_mut(&mut spare) {
+                *s = Stream::new(id, root);
+            }
+            spare
+        }
+        None => Rc::new(Stream::new(id, root)),
+    };
+    STREAMS.with_borrow_mut(|s| s.insert(id, stream));
 }
+
+/// A stream the host deleted: its memory is kept for a next one if nothing else holds it.
+pub(crate) fn recycle(stream: Rc<Stream>) {
+    if Rc::strong_count(&stream) == 1 && Rc::weak_count(&stream) == 0 {
+        SPARE_STREAMS.with_borrow_mut(|s| {
+            if s.len() < SPARES {
+                s.push(stream);
+            }
+        });
+    }
+}
+
+/// The most deleted streams kept for new ones.
+const SPARES: usize = 64;
 
 pub(crate) fn stream(id: u32) -> Option<Rc<Stream>> {
     STREAMS.with_borrow(|s| s.get(&id).cloned())
