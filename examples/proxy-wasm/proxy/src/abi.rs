@@ -6,6 +6,7 @@
 //! `#[wasmimport]` call.
 
 use crate::Error;
+use std::cell::Cell;
 use wasmexport::wasmimport;
 
 /// `proxy_get_header_map_*`'s map types.
@@ -136,7 +137,7 @@ pub(crate) fn header_pairs(map: u32) -> Result<Vec<(String, String)>, Error> {
     raw_header_pairs(map).map(|b| decode_pairs(&b))
 }
 
-/// The header map `map` in the host's encoding (see [`encode_pairs`]).
+/// The header map `map` in the host's encoding (see [`encode_into`]).
 pub(crate) fn raw_header_pairs(map: u32) -> Result<Vec<u8>, Error> {
     // SAFETY: as in `buffer`.
     get(|d, s| unsafe { proxy_get_header_map_pairs(map, d, s) })
@@ -180,11 +181,10 @@ pub(crate) fn send_local_response(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<(), Error> {
-    // No headers: a map of zero pairs, without encoding one.
-    let encoded = if headers.is_empty() { Vec::new() } else { encode_pairs(headers) };
-    let headers = if headers.is_empty() { &[0; 4][..] } else { &encoded };
-    // SAFETY: the host reads the three buffers during the call. -1: not a gRPC reply.
-    check(unsafe { proxy_send_local_response(status, "", body, headers, -1) })
+    with_encoded(headers, |headers| {
+        // SAFETY: the host reads the three buffers during the call. -1: not a gRPC reply.
+        check(unsafe { proxy_send_local_response(status, "", body, headers, -1) })
+    })
 }
 
 pub(crate) fn http_call(
@@ -193,12 +193,15 @@ pub(crate) fn http_call(
     body: &[u8],
     timeout_ms: u32,
 ) -> Result<u32, Error> {
-    let headers = encode_pairs(headers);
     // No trailers: a map of zero pairs.
     let trailers = [0; 4];
     let mut token = 0;
-    // SAFETY: the host reads the buffers during the call and writes the token to a local.
-    check(unsafe { proxy_http_call(upstream, &headers, body, &trailers, timeout_ms, &mut token) })?;
+    with_encoded(headers, |headers| {
+        // SAFETY: the host reads the buffers during the call and writes the token to a local.
+        check(unsafe {
+            proxy_http_call(upstream, headers, body, &trailers, timeout_ms, &mut token)
+        })
+    })?;
     Ok(token)
 }
 
@@ -207,11 +210,38 @@ pub(crate) fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// The ABI's header-map encoding: the number of pairs, then each pair's name and value lengths
-/// (all little-endian `u32`s), then each name and value followed by a NUL.
+thread_local! {
+    /// The buffer [`with_encoded`] encodes into, kept between calls.
+    static ENCODED: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Calls `f` with `pairs` encoded for the host (see [`encode_into`]), in a buffer kept from
+/// one call to the next rather than allocated for each.
+fn with_encoded<R>(pairs: &[(&str, &str)], f: impl FnOnce(&[u8]) -> R) -> R {
+    // Taken out while `f` runs: a call that comes in from the host meanwhile encodes into a
+    // buffer of its own.
+    let mut out = ENCODED.take();
+    out.clear();
+    encode_into(pairs, &mut out);
+    let result = f(&out);
+    ENCODED.set(out);
+    result
+}
+
+/// [`encode_into`] into a `Vec` of its own.
+#[cfg(test)]
 pub(crate) fn encode_pairs(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(pairs, &mut out);
+    out
+}
+
+/// Appends `pairs` in the ABI's header-map encoding to `out`: the number of pairs, then each
+/// pair's name and value lengths (all little-endian `u32`s), then each name and value followed
+/// by a NUL.
+fn encode_into(pairs: &[(&str, &str)], out: &mut Vec<u8>) {
     let text: usize = pairs.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
-    let mut out = Vec::with_capacity(4 + 8 * pairs.len() + text);
+    out.reserve(4 + 8 * pairs.len() + text);
     out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
     for (name, value) in pairs {
         out.extend_from_slice(&(name.len() as u32).to_le_bytes());
@@ -223,15 +253,14 @@ pub(crate) fn encode_pairs(pairs: &[(&str, &str)]) -> Vec<u8> {
             out.push(0);
         }
     }
-    out
 }
 
-/// Reads [`encode_pairs`]'s encoding; a truncated map yields the pairs that are complete.
+/// Reads [`encode_into`]'s encoding; a truncated map yields the pairs that are complete.
 pub(crate) fn decode_pairs(bytes: &[u8]) -> Vec<(String, String)> {
     pairs(bytes).map(|(n, v)| (text(n.to_vec()), text(v.to_vec()))).collect()
 }
 
-/// The name and value of each pair in [`encode_pairs`]'s encoding, as bytes, without copying;
+/// The name and value of each pair in [`encode_into`]'s encoding, as bytes, without copying;
 /// stops at the first pair the bytes do not hold in full.
 pub(crate) fn pairs(bytes: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     let word = |at: usize| -> Option<usize> {

@@ -79,26 +79,40 @@ thread_local! {
     /// The callouts in flight whose future is alive, by token: each slot is shared with its
     /// future, which then polls it without a lookup.
     static CALLOUTS: RefCell<IdMap<Rc<RefCell<Slot>>>> = const { RefCell::new(id_map()) };
+    /// Slots of callouts that ended, kept for the next ones: a callout then allocates none.
+    static SPARE_SLOTS: RefCell<Vec<Rc<RefCell<Slot>>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The future of callout `token`'s response. Dropping it forgets the callout: a response
 /// that comes later is not read.
 pub(crate) fn response(token: u32) -> Callout {
-    let slot = Rc::new(RefCell::new(Slot::Waiting(None)));
+    let slot = SPARE_SLOTS
+        .with_borrow_mut(Vec::pop)
+        .unwrap_or_else(|| Rc::new(RefCell::new(Slot::Waiting(None))));
     CALLOUTS.with_borrow_mut(|c| c.insert(token, slot.clone()));
-    Callout { token, slot }
+    Callout { token, slot: Some(slot) }
 }
 
 pub(crate) struct Callout {
     token: u32,
-    slot: Rc<RefCell<Slot>>,
+    /// Always there; taken by `drop`.
+    slot: Option<Rc<RefCell<Slot>>>,
 }
+
+impl Callout {
+    fn slot(&self) -> &RefCell<Slot> {
+        self.slot.as_ref().expect("a live callout has its slot")
+    }
+}
+
+/// The most slots kept for the next callouts.
+const SPARES: usize = 64;
 
 impl Future for Callout {
     type Output = Result<Response, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = self.slot.borrow_mut();
+        let mut slot = self.slot().borrow_mut();
         match &mut *slot {
             Slot::Waiting(w) => {
                 if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
@@ -121,9 +135,22 @@ impl Future for Callout {
 impl Drop for Callout {
     fn drop(&mut self) {
         // Still in the table while its response has not come.
-        if matches!(*self.slot.borrow(), Slot::Waiting(_)) {
+        if matches!(*self.slot().borrow(), Slot::Waiting(_)) {
             let slot = CALLOUTS.with_borrow_mut(|c| c.remove(&self.token));
             drop(slot);
+        }
+        // Kept for the next callout, empty, if nothing else holds it.
+        if let Some(mut slot) = self.slot.take()
+            && let Some(cell) = Rc::get_mut(&mut slot)
+        {
+            // Dropped outside any borrow: a waker's or a response's drop is not ours.
+            let old = std::mem::replace(cell.get_mut(), Slot::Waiting(None));
+            drop(old);
+            SPARE_SLOTS.with_borrow_mut(|s| {
+                if s.len() < SPARES {
+                    s.push(slot);
+                }
+            });
         }
     }
 }
