@@ -197,8 +197,8 @@ impl Drop for Callback {
 const PASSES: usize = 16;
 
 /// Runs every ready task and due timer ([`wasmexport::drive`]) and every woken handler
-/// ([`ready`]), then sets root `root`'s tick
-/// period so that the next tick comes at the next deadline (or turns ticks off).
+/// ([`ready`]), then sets root `root`'s tick period so that the next tick comes at the next
+/// deadline (or turns ticks off).
 ///
 /// Envoy restarts a root's tick timer whenever its period is set, so it is set only when it
 /// changes: a tick already due at or before the new deadline is kept.
@@ -233,8 +233,8 @@ pub(crate) fn run(root: u32) {
         }
         _ => false,
     });
-    // The period applies to the effective context's root: make it `root` again if a task made
-    // one of its requests effective (or one of another root's).
+    // The period applies to the effective context's root: make it `root` again if a handler
+    // or a task made one of its requests effective (or one of another root's).
     if changed && enter(root).is_ok() {
         abi::set_tick_period(ms);
     }
