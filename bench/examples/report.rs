@@ -98,9 +98,10 @@ fn main() {
     let js = |figure: &str, id: &str| node.and_then(|n| n.time(figure, id));
 
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len() as f64).ok();
-    let (raw_size, our_size) = (size(&gs.raw), size(&gs.sizes.ours));
+    let sizes = wasmexport_bench::sizes();
+    let (raw_size, our_size) = (size(&gs.raw), size(&sizes.ours));
     let go_size = gs.go_add.as_deref().and_then(size);
-    let (raw_small, our_small) = (size(&gs.sizes.raw_small), size(&gs.sizes.ours_small));
+    let (raw_small, our_small) = (size(&sizes.raw_small), size(&sizes.ours_small));
     let go_small = gs.go_add_stripped.as_deref().and_then(size);
 
     const PARKED: u32 = 100_000;

@@ -21,9 +21,6 @@ pub struct Guests {
     pub floor_tasks: PathBuf,
     /// `#[wasmexport]` exports (tests/guests/bench).
     pub ours: PathBuf,
-    /// The smallest reactors, `add` alone: raw and ours (tests/guests/add_only), in the default
-    /// release profile and in the guests' `small` profile (tuned for size).
-    pub sizes: Sizes,
     /// Go's `add` reactor.
     pub go_add: Option<PathBuf>,
     /// Go's goroutine reactor.
@@ -34,7 +31,8 @@ pub struct Guests {
     pub go_note: String,
 }
 
-/// The modules of the size figures (the default-profile floor is [`Guests::raw`]).
+/// The modules of the size figures (the default-profile floor is [`Guests::raw`]); see
+/// [`sizes`].
 #[derive(Debug)]
 pub struct Sizes {
     /// add_only.wasm, default release profile.
@@ -52,7 +50,6 @@ pub fn guests() -> &'static Guests {
     GUESTS.get_or_init(|| {
         let dir = build_guests(&root().join("tests/guests/Cargo.toml"))
             .unwrap_or_else(|e| panic!("{e:#}"));
-        let small = build_small().unwrap_or_else(|e| panic!("{e}"));
         let (go, go_note) = match go_guests() {
             Ok((go, note)) => (Some(go), note),
             Err(why) => (None, format!("no Go columns: {why}")),
@@ -62,15 +59,27 @@ pub fn guests() -> &'static Guests {
             raw: dir.join("raw.wasm"),
             floor_tasks: dir.join("floor_tasks.wasm"),
             ours: dir.join("bench.wasm"),
-            sizes: Sizes {
-                ours: dir.join("add_only.wasm"),
-                raw_small: small.join("raw.wasm"),
-                ours_small: small.join("add_only.wasm"),
-            },
             go_add,
             go_tasks,
             go_add_stripped,
             go_note,
+        }
+    })
+}
+
+/// The smallest reactors, `add` alone: raw and ours (tests/guests/add_only), in the default
+/// release profile and in the guests' `small` profile (tuned for size), built once per process
+/// (apart from [`guests`]: only the report needs them).
+pub fn sizes() -> &'static Sizes {
+    static SIZES: OnceLock<Sizes> = OnceLock::new();
+    SIZES.get_or_init(|| {
+        let dir = build_guests(&root().join("tests/guests/Cargo.toml"))
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let small = build_small().unwrap_or_else(|e| panic!("{e}"));
+        Sizes {
+            ours: dir.join("add_only.wasm"),
+            raw_small: small.join("raw.wasm"),
+            ours_small: small.join("add_only.wasm"),
         }
     })
 }
