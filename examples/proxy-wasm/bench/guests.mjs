@@ -17,7 +17,8 @@
 // callout proxy_on_http_call_response (the auth service's headers read through
 // proxy_get_header_map_*), then, once the request went on or was answered,
 // proxy_on_response_headers and proxy_on_response_body (Envoy's `ok\n`, or the filter's own
-// reply), proxy_on_log, proxy_on_done and proxy_on_delete. Requests come in batches of 16 in
+// reply: Envoy 1.40 passes a filter's local reply through its response callbacks, seen with a
+// logging copy of the SDK's filter), proxy_on_log, proxy_on_done and proxy_on_delete. Requests come in batches of 16 in
 // flight (the wrk bench's connections): every batch's headers, then every callout's answer,
 // then every ending. Ticks come as Envoy sends them, only while a root has a tick period. Each
 // request's outcome is checked (the header set, the token removed, the 403, the stream
