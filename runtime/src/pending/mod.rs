@@ -108,7 +108,7 @@ fn with_pending<R>(f: impl FnOnce(&mut Pending) -> R) -> R {
 /// # fn main() {}
 /// ```
 pub fn value(token: u32) -> Value {
-    Value(Completion { token, finished: false })
+    Value(Completion { token, polled: false, finished: false })
 }
 
 /// Waits for the host to complete operation `token` with bytes: `Ok` with the bytes it wrote
@@ -132,7 +132,7 @@ pub fn value(token: u32) -> Value {
 /// # fn main() {}
 /// ```
 pub fn bytes(token: u32) -> Bytes {
-    Bytes(Completion { token, finished: false })
+    Bytes(Completion { token, polled: false, finished: false })
 }
 
 /// The future of [`value`].
@@ -171,6 +171,8 @@ impl Future for Bytes {
 #[derive(Debug)]
 struct Completion {
     token: u32,
+    /// Polled before: a waker of it may be in the table.
+    polled: bool,
     finished: bool,
 }
 
@@ -184,12 +186,17 @@ impl Completion {
         // Cloning and dropping wakers is user code: neither happens while the table is
         // borrowed. A look first (completed? the same waker there?), then the clone, then the
         // update, which finds the token as the clone's user code may have left it.
+        // At the first poll no waker of this future can be there: straight to the clone.
         let token = self.token;
-        let looked = with_pending(|p| match p.slots.get_mut(token).map(|s| &s.state) {
-            Some(State::Done(_)) => Some(take_done(p, token)),
-            Some(State::Waiting(Some(w))) if w.will_wake(cx.waker()) => None,
-            _ => Some(None),
-        });
+        let looked = if std::mem::replace(&mut self.polled, true) {
+            with_pending(|p| match p.slots.get_mut(token).map(|s| &s.state) {
+                Some(State::Done(_)) => Some(take_done(p, token)),
+                Some(State::Waiting(Some(w))) if w.will_wake(cx.waker()) => None,
+                _ => Some(None),
+            })
+        } else {
+            Some(None)
+        };
         let ready = match looked {
             None => return Poll::Pending,
             Some(done @ Some(_)) => done,
