@@ -159,10 +159,17 @@ pub(crate) fn next_deadline() -> Option<Instant> {
 }
 
 /// How long until the earliest armed deadline (zero if it has passed), if one is armed.
+#[inline(always)]
 pub(crate) fn until_next() -> Option<Duration> {
     if !any_armed() {
         return None;
     }
+    until_armed()
+}
+
+/// [`until_next`] once a timer is armed.
+#[inline(never)]
+fn until_armed() -> Option<Duration> {
     let (deadline, clock) = TIMERS.with(|t| {
         let t = t.borrow();
         Some((t.armed.first_key_value()?.0.0, t.clock?))

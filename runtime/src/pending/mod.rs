@@ -71,16 +71,21 @@ enum State {
 
 struct Pending {
     slots: Table<Slot>,
-    last_id: u32,
 }
 
 per_thread! {
-    static PENDING: RefCell<Pending> = RefCell::new(Pending { slots: Table::new(), last_id: 0 });
+    static PENDING: RefCell<Pending> = RefCell::new(Pending { slots: Table::new() });
+}
+
+/// The last call id given out, and how many pending exports' own calls are on the stack (see
+/// [`starting`]).
+struct Calls {
+    last_id: Cell<u32>,
+    starting: Cell<usize>,
 }
 
 per_thread! {
-    /// Pending exports' own calls on the stack (see [`starting`]).
-    static STARTING: Cell<usize> = Cell::new(0);
+    static CALLS: Calls = Calls { last_id: Cell::new(0), starting: Cell::new(0) };
 }
 
 /// The table, borrowed for `f`, which runs no user code.
@@ -378,11 +383,12 @@ where
     F: FnOnce(i32) -> Fut,
     Fut: Future<Output = ()> + 'static,
 {
-    let id = with_pending(|p| {
-        p.last_id = if p.last_id >= MAX_ID { 1 } else { p.last_id + 1 };
-        p.last_id
+    let id = CALLS.with(|c| {
+        let id = if c.last_id.get() >= MAX_ID { 1 } else { c.last_id.get() + 1 };
+        c.last_id.set(id);
+        c.starting.set(c.starting.get() + 1);
+        id
     });
-    STARTING.with(|s| s.set(s.get() + 1));
     let starting = Starting;
     let handle = executor::spawn_call(future(id as i32), std::panic::Location::caller(), export);
     let next = executor::drive();
@@ -399,7 +405,7 @@ where
 /// How many pending exports' own calls are on the stack. Such a call's future is a task from
 /// its start, so [`crate::task_count`] counts it as a task, not also as an export call.
 pub(crate) fn starting() -> usize {
-    STARTING.with(Cell::get)
+    CALLS.with(|c| c.starting.get())
 }
 
 /// A pending export's call in `start`, counted in [`starting`] until dropped (also by
@@ -408,7 +414,7 @@ struct Starting;
 
 impl Drop for Starting {
     fn drop(&mut self) {
-        let _ = STARTING.try_with(|s| s.set(s.get() - 1));
+        let _ = CALLS.try_with(|c| c.starting.set(c.starting.get() - 1));
     }
 }
 
