@@ -17,8 +17,22 @@ const KEPT: usize = 64;
 
 thread_local! {
     /// Free blocks, all of the layout beside them.
-    static FREE: RefCell<(Option<Layout>, Vec<NonNull<u8>>)> =
-        const { RefCell::new((None, Vec::new())) };
+    static FREE: RefCell<Free> = const { RefCell::new(Free(None, Vec::new())) };
+}
+
+/// Free blocks (`.1`), all of layout `.0`; given back to the allocator when the thread ends.
+struct Free(Option<Layout>, Vec<NonNull<u8>>);
+
+impl Drop for Free {
+    fn drop(&mut self) {
+        if let Some(layout) = self.0 {
+            for at in self.1.drain(..) {
+                // SAFETY: a kept block was allocated with the global allocator for `layout`
+                // (see `free`), holds nothing, and is in the list once.
+                unsafe { dealloc(at.as_ptr(), layout) };
+            }
+        }
+    }
 }
 
 /// A handler's future in a block of its own, which it never leaves (so it stays pinned however

@@ -38,28 +38,44 @@ pub(crate) fn start<T: Future<Output = ()> + 'static>(
     make: impl FnOnce() -> T,
 ) {
     let waker = borrowed_waker(stream);
-    if let Some(handler) = InPlace::start(make, &mut Context::from_waker(&waker)) {
-        keep(stream, handler);
-    }
+    stream.polling.set(true);
+    let handler = InPlace::start(make, &mut Context::from_waker(&waker));
+    polled(stream, handler);
 }
 
 /// Polls `handler`, the handler of `stream`, with the stream's waker; keeps it in the stream
 /// if it waits (and drops it, which frees its memory for the next, if it finished).
 fn poll(stream: &Rc<Stream>, mut handler: InPlace) {
     let waker = borrowed_waker(stream);
-    if handler.poll(&mut Context::from_waker(&waker)).is_pending() {
-        keep(stream, handler);
+    stream.polling.set(true);
+    let pending = handler.poll(&mut Context::from_waker(&waker)).is_pending();
+    polled(stream, pending.then_some(handler));
+}
+
+/// The poll of `stream`'s handler returned: keeps the handler if it waits (`Some`), and
+/// queues it if it was woken during the poll.
+///
+/// A wake during the poll is only marked (see [`wake`]): had it queued the stream, a pass
+/// nested in the poll (a callback the host makes from inside a host call the handler makes)
+/// could take it while the handler is out of its stream, with nothing to poll, and the
+/// handler, kept after, would wait for a wake-up already spent.
+fn polled(stream: &Rc<Stream>, handler: Option<InPlace>) {
+    stream.polling.set(false);
+    let Some(handler) = handler else {
+        stream.queued.set(false);
+        return;
+    };
+    WAITING.set(WAITING.get() + 1);
+    stream.handler.set(Some(handler));
+    if stream.queued.get() {
+        QUEUE.with_borrow_mut(|q| q.push_back(stream.clone()));
     }
 }
 
-fn keep(stream: &Stream, handler: InPlace) {
-    WAITING.set(WAITING.get() + 1);
-    stream.handler.set(Some(handler));
-}
-
-/// Queues `stream` to have its handler polled, unless it is queued already.
+/// Queues `stream` to have its handler polled, unless it is queued already (or being polled:
+/// the poll queues it as it returns).
 pub(crate) fn wake(stream: &Rc<Stream>) {
-    if !stream.queued.replace(true) {
+    if !stream.queued.replace(true) && !stream.polling.get() {
         QUEUE.with_borrow_mut(|q| q.push_back(stream.clone()));
     }
 }
@@ -98,7 +114,7 @@ static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake_owned, wake_by_r
 
 /// The vtable's `clone`: one more count.
 unsafe fn clone(data: *const ()) -> RawWaker {
-    // SAFETY: `data` is a counted `Rc<Stream>` (see `waker`).
+    // SAFETY: `data` is a counted `Rc<Stream>` (see `borrowed_waker`).
     unsafe { Rc::increment_strong_count(data.cast::<Stream>()) };
     RawWaker::new(data, &VTABLE)
 }
@@ -127,7 +143,11 @@ unsafe fn drop_ref(data: *const ()) {
 mod tests {
     use super::{any_queued, pass, start, waiting_handlers};
     use crate::request::Stream;
+    use crate::{Error, Filter, Request};
+    use std::any::Any;
     use std::cell::{Cell, RefCell};
+    use std::future::{Future, poll_fn};
+    use std::pin::pin;
     use std::rc::Rc;
     use std::task::{Poll, Waker};
 
@@ -172,6 +192,102 @@ mod tests {
         assert_eq!((polls.get(), waiting_handlers()), (3, before));
         assert!(stream.handler.take().is_none());
         // The handler and the wakers gave back their counts of the stream.
+        assert_eq!(Rc::strong_count(&stream), 1);
+    }
+
+    /// Polled `n` times: at each but the last, woken (as by what it awaits), then, still in
+    /// the poll, a callback nested in a host call polls the woken handlers (`pass`).
+    async fn woken_inside(n: u32, polls: Rc<Cell<u32>>) {
+        poll_fn(|cx| {
+            polls.set(polls.get() + 1);
+            if polls.get() == n {
+                return Poll::Ready(());
+            }
+            cx.waker().wake_by_ref();
+            pass();
+            Poll::Pending
+        })
+        .await
+    }
+
+    #[test]
+    fn a_wake_during_the_handlers_poll_survives_a_pass_nested_in_it() {
+        let stream = Rc::new(Stream::new(8, 1));
+        let polls = Rc::new(Cell::new(0));
+        start(&stream, || woken_inside(3, polls.clone()));
+        assert_eq!(polls.get(), 1);
+        assert!(any_queued(), "woken in its first poll: queued once it is kept");
+        pass();
+        assert_eq!(polls.get(), 2);
+        assert!(any_queued(), "woken in a later poll: queued again");
+        pass();
+        assert_eq!(polls.get(), 3);
+        assert!(!any_queued());
+        assert!(stream.handler.take().is_none());
+        assert_eq!(Rc::strong_count(&stream), 1);
+    }
+
+    /// Waits for the body and, at its first poll, goes on without it (as after a timeout).
+    struct BodyOrNot;
+
+    impl Filter for BodyOrNot {
+        fn configure(_: &[u8]) -> Result<Self, String> {
+            Ok(BodyOrNot)
+        }
+
+        async fn on_request(self: Rc<Self>, request: Request) -> Result<(), Error> {
+            let mut body = pin!(request.body());
+            poll_fn(|cx| {
+                assert!(body.as_mut().poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_handler_that_gave_up_on_the_body_leaves_no_count_of_its_stream() {
+        let stream = Rc::new(Stream::new(9, 1));
+        // In the headers callback: its return value lets the request go on (no host call).
+        stream.in_filter_callback.set(true);
+        let filter: Rc<dyn Any> = Rc::new(BodyOrNot);
+        crate::request::start::<BodyOrNot>(&filter, Request { stream: stream.clone() });
+        assert!(stream.finished.get() && stream.wants_body.get());
+        assert_eq!(Rc::strong_count(&stream), 1, "nothing left holds the stream");
+    }
+
+    /// Ends its own stream during its first poll, as a host that deletes the stream from
+    /// inside a host call the handler makes (its reply) would, then waits for ever.
+    struct GoneInside;
+
+    impl Filter for GoneInside {
+        fn configure(_: &[u8]) -> Result<Self, String> {
+            Ok(GoneInside)
+        }
+
+        async fn on_request(self: Rc<Self>, request: Request) -> Result<(), Error> {
+            // What `proxy_on_delete` does for a stream whose handler has not finished.
+            request.stream.end();
+            crate::state::run(request.stream.root);
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stream_deleted_from_inside_its_handlers_poll_drops_the_handler() {
+        let stream = Rc::new(Stream::new(10, 1));
+        stream.in_filter_callback.set(true);
+        let before = waiting_handlers();
+        let filter: Rc<dyn Any> = Rc::new(GoneInside);
+        crate::request::start::<GoneInside>(&filter, Request { stream: stream.clone() });
+        // The rest of the callback the handler started in (`state::run`).
+        while any_queued() {
+            pass();
+        }
+        assert!(stream.finished.get(), "the handler was dropped");
+        assert_eq!(waiting_handlers(), before);
         assert_eq!(Rc::strong_count(&stream), 1);
     }
 }

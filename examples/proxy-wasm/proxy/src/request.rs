@@ -41,8 +41,11 @@ pub(crate) struct Stream {
     pub(crate) body_waker: RefCell<Option<Waker>>,
     /// The handler, while it waits (taken out while it is polled).
     pub(crate) handler: Cell<Option<InPlace>>,
-    /// The handler was woken and is queued to be polled ([`ready`]).
+    /// The handler was woken and is queued to be polled ([`ready`]), or, while it is being
+    /// polled, is to be queued when the poll returns.
     pub(crate) queued: Cell<bool>,
+    /// The handler is being polled (out of `handler`).
+    pub(crate) polling: Cell<bool>,
 }
 
 impl Stream {
@@ -62,6 +65,7 @@ impl Stream {
             body_waker: RefCell::new(None),
             handler: Cell::new(None),
             queued: Cell::new(false),
+            polling: Cell::new(false),
         }
     }
 
@@ -175,6 +179,9 @@ impl<H: Future<Output = Result<(), Error>>> Future for Run<H> {
 /// and answered with a 500 if nothing was, and the request goes on if a callback held it.
 fn finish(stream: &Rc<Stream>, outcome: Option<Result<(), Error>>) {
     stream.finished.set(true);
+    // A body future the handler dropped unfinished (it took another branch) left its waker,
+    // which counts the stream: kept in the stream, it would keep the stream alive for ever.
+    drop(stream.body_waker.take());
     match outcome {
         None | Some(Err(Error::Gone)) => return,
         Some(Ok(())) => {}
