@@ -75,11 +75,70 @@ class Calls {
 /** Compiles `source` (a Module, bytes, a Response or a Promise of one of these). */
 async function compile(source) {
   source = await source;
-  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof WebAssembly.Module) return { module: source, bytes: null };
   if (typeof Response === 'function' && source instanceof Response) {
-    return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(source) : WebAssembly.compile(await source.arrayBuffer());
+    if (WebAssembly.compileStreaming) return { module: await WebAssembly.compileStreaming(source), bytes: null };
+    source = await source.arrayBuffer();
   }
-  return WebAssembly.compile(source);
+  const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  return { module: await WebAssembly.compile(bytes), bytes };
+}
+
+/**
+ * The number of parameters of each imported function, by `module + '\0' + name`, read from the
+ * module's type and import sections; null when they cannot be read (a feature this reader does
+ * not know). JavaScript's reflection of wasm gives no import's type, and a wrapper that takes
+ * exactly the import's parameters is called from wasm faster than one with a rest parameter.
+ */
+function importArities(bytes) {
+  let at = 8;
+  const byte = () => {
+    if (at >= bytes.length) throw new RangeError('truncated');
+    return bytes[at++];
+  };
+  const leb = () => {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = byte();
+      v += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) return v;
+    }
+  };
+  const name = () => {
+    const len = leb();
+    at += len;
+    return decoder.decode(bytes.subarray(at - len, at));
+  };
+  try {
+    const params = [];
+    while (at < bytes.length) {
+      const id = byte();
+      const end = leb() + at;
+      if (id === 1) {
+        for (let n = leb(); n > 0; n--) {
+          if (byte() !== 0x60) return null; // not a plain function type (the GC proposal's)
+          const count = leb();
+          for (let i = 0; i < count; i++) if (byte() >= 0x80 || bytes[at - 1] < 0x6f) return null;
+          params.push(count);
+          const results = leb();
+          for (let i = 0; i < results; i++) if (byte() >= 0x80 || bytes[at - 1] < 0x6f) return null;
+        }
+      } else if (id === 2) {
+        const arities = new Map();
+        for (let n = leb(); n > 0; n--) {
+          const key = `${name()}\0${name()}`;
+          const kind = byte();
+          if (kind !== 0) return arities; // functions come first in our modules; stop at others
+          arities.set(key, params[leb()]);
+        }
+        return arities;
+      }
+      at = end;
+    }
+    return new Map();
+  } catch {
+    return null;
+  }
 }
 
 /** Keeps the process alive for timer `t`, or not (Node and Bun: ref/unref; Deno: its own). */
@@ -102,7 +161,8 @@ function asBytes(v) {
  * pending export returns a Promise of its result. See index.d.ts for the options.
  */
 export async function instantiate(source, options = {}) {
-  const module = await compile(source);
+  const { module, bytes } = await compile(source);
+  const arities = bytes && importArities(bytes);
   const { wasi = null, onRejection = null, onTrap = null } = options;
   const host = {
     module,
@@ -298,18 +358,24 @@ export async function instantiate(source, options = {}) {
     settle(token, v, name);
   }
 
-  function asyncImport(fn, name) {
-    return (...args) => {
-      const token = (lastToken = lastToken >= 0x7fffffff ? 1 : lastToken + 1);
-      let p;
-      try {
-        p = fn(...args);
-      } catch (e) {
-        p = Promise.reject(e);
-      }
-      track(token, p, name);
-      return token;
-    };
+  // An operation of an async import started: its token, for the guest.
+  function begin(call, name) {
+    const token = (lastToken = lastToken >= 0x7fffffff ? 1 : lastToken + 1);
+    track(token, call, name);
+    return token;
+  }
+  const rejected = (e) => Promise.reject(e);
+
+  // Up to three parameters are taken one by one where the import's type is known: wasm calls a
+  // function with a rest parameter more slowly.
+  function asyncImport(fn, name, arity) {
+    switch (arity) {
+      case 0: return () => { let p; try { p = fn(); } catch (e) { p = rejected(e); } return begin(p, name); };
+      case 1: return (a) => { let p; try { p = fn(a); } catch (e) { p = rejected(e); } return begin(p, name); };
+      case 2: return (a, b) => { let p; try { p = fn(a, b); } catch (e) { p = rejected(e); } return begin(p, name); };
+      case 3: return (a, b, c) => { let p; try { p = fn(a, b, c); } catch (e) { p = rejected(e); } return begin(p, name); };
+      default: return (...a) => { let p; try { p = fn(...a); } catch (e) { p = rejected(e); } return begin(p, name); };
+    }
   }
 
   // The import object: WASI, the caller's imports, the async imports, the task-return imports.
@@ -320,7 +386,7 @@ export async function instantiate(source, options = {}) {
   const asyncImports = given(options.asyncImports);
   for (const [m, fns] of Object.entries(asyncImports)) {
     importObject[m] ??= {};
-    for (const [n, fn] of Object.entries(fns)) importObject[m][n] = asyncImport(fn, `${m}.${n}`);
+    for (const [n, fn] of Object.entries(fns)) importObject[m][n] = asyncImport(fn, `${m}.${n}`, arities?.get(`${m}\0${n}`));
   }
   const pendingNames = new Set();
   const missing = [];

@@ -13,12 +13,15 @@ export const guestPath =
 if (!fs.existsSync(guestPath)) {
   throw new Error(`${guestPath} is missing: run these through \`cargo xtask test\`, which builds it`);
 }
-export const guest = new WebAssembly.Module(fs.readFileSync(guestPath));
+export const guestBytes = fs.readFileSync(guestPath);
+export const guest = new WebAssembly.Module(guestBytes);
 
 const unset = (name) => () => Promise.reject(new Error(`the test gave no ${name}`));
 
 /// The guest, instantiated with `options` (asyncImports, imports, ...) and a node:wasi whose
 /// stderr goes to a file: `host.stderr()` reads it. Async imports a test does not give reject.
+/// The library is given the module's bytes (from which it reads the imports' types), or with
+/// `options.compiled` the compiled `WebAssembly.Module` (whose imports' types JS cannot see).
 export async function start(options = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmexport-hostjs-'));
   const errFile = path.join(dir, 'stderr');
@@ -28,7 +31,7 @@ export async function start(options = {}) {
     const given = (typeof options.asyncImports === 'function' ? options.asyncImports(h) : options.asyncImports) ?? {};
     return { ...given, host: { value: unset('host.value'), fetch: unset('host.fetch'), ...given.host } };
   };
-  const host = await instantiate(guest, { wasi, ...options, asyncImports });
+  const host = await instantiate(options.compiled ? guest : guestBytes, { wasi, ...options, asyncImports });
   host.stderr = () => fs.readFileSync(errFile, 'utf8');
   return host;
 }

@@ -138,3 +138,23 @@ test('a call that waits while thousands of later calls come and go gets its own 
   assert.deepEqual(await Promise.all(waiting), [42, 42]);
   assert.equal(host.pending, 0);
 });
+
+test('async imports take their arguments whether the library got bytes or a compiled module', limit, async () => {
+  // From bytes the library reads each import's parameters and passes exactly those; from a
+  // WebAssembly.Module it passes whatever wasm passes. Either way the function sees them all.
+  for (const compiled of [false, true]) {
+    const seen = [];
+    const host = await start({
+      compiled,
+      asyncImports: {
+        host: {
+          value: (...args) => (seen.push(args.length), args[0] * 3),
+          fetch: (ptr, len, ...rest) => (seen.push(2 + rest.length), host.bytes(ptr, len)),
+        },
+      },
+    });
+    assert.equal(await host.exports.value_plus_one(7), 22);
+    assert.equal(await call(host, 'fetch_len', 'abcd'), 4);
+    assert.deepEqual(seen, [1, 2], `compiled: ${compiled}`);
+  }
+});
