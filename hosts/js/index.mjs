@@ -345,17 +345,15 @@ export async function instantiate(source, options = {}) {
     }
   }
 
-  // Waits for an operation's Promise (or value) and hands the outcome to the guest. An async
-  // function: V8 awaits a native Promise faster than it runs a `then` with two new closures.
-  async function track(token, p, name) {
-    let v;
-    try {
-      v = await p;
-    } catch (e) {
-      onRejection?.(e, name);
-      v = REJECTED;
-    }
-    settle(token, v, name);
+  // Hands the outcome of an operation's Promise (or value) to the guest once it settles.
+  function track(token, p, name) {
+    Promise.resolve(p).then(
+      (v) => settle(token, v, name),
+      (e) => {
+        onRejection?.(e, name);
+        settle(token, REJECTED, name);
+      },
+    );
   }
 
   // An operation of an async import started: its token, for the guest.
