@@ -589,6 +589,10 @@ pub mod __private {
     pub use crate::gate::HostCall;
     pub use crate::init::{InitHook, initialize, run_main};
 
+    /// Whether the runtime was built for a target with one thread (wasm without threads), as
+    /// its build script decided: its per-thread state is then plain statics.
+    pub const ONE_THREAD: bool = cfg!(wasmexport_one_thread);
+
     /// The glue of pending exports and of `async_abi!`.
     pub mod pending {
         pub use crate::pending::{OwnedSlice, buffer, complete, drive, drive_export, start};

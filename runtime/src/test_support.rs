@@ -13,3 +13,10 @@ pub(crate) fn on_fresh_thread(f: impl FnOnce() + Send + 'static) {
     .join()
     .unwrap();
 }
+
+/// The host has threads: the runtime's per-thread state must be thread-locals here (the tests
+/// run each on a thread of its own), which its build script decides.
+#[test]
+fn the_host_is_not_taken_for_a_target_with_one_thread() {
+    assert!(!crate::__private::ONE_THREAD);
+}

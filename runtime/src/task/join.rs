@@ -53,13 +53,14 @@ impl<T, S> JoinHandle<T, S> {
 // The handle is a pointer; the output is never pinned.
 impl<T, S> Unpin for JoinHandle<T, S> {}
 
-// SAFETY: on wasm32 without the atomics feature there is one thread, so a handle never
-// reaches another (as `async-task`'s handle, it is `Send` and `Sync` there if its output is
-// `Send`). Elsewhere it stays on the task's thread: its state is not thread-safe.
-#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+// SAFETY: where `wasmexport_one_thread` is set (build.rs: wasm without threads) there is one
+// thread, so a handle never reaches another (as `async-task`'s handle, it is `Send` and `Sync`
+// there if its output is `Send`). Elsewhere it stays on the task's thread: its state is not
+// thread-safe.
+#[cfg(wasmexport_one_thread)]
 unsafe impl<T: Send, S> Send for JoinHandle<T, S> {}
 // SAFETY: as above; `&JoinHandle` only reads whether the task is done.
-#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[cfg(wasmexport_one_thread)]
 unsafe impl<T: Send, S> Sync for JoinHandle<T, S> {}
 
 impl<T, S: Schedule> Future for JoinHandle<T, S> {

@@ -123,7 +123,7 @@ pub struct Header {
     vtable: &'static TaskVTable,
     origin: Origin,
     /// The thread the task belongs to, on targets that have more than one.
-    #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+    #[cfg(not(wasmexport_one_thread))]
     thread: std::thread::ThreadId,
 }
 
@@ -235,7 +235,7 @@ where
             awaiter: Cell::new(None),
             vtable: &Task::<F, S>::VTABLE,
             origin,
-            #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+            #[cfg(not(wasmexport_one_thread))]
             thread: std::thread::current().id(),
         },
         stage: UnsafeCell::new(Stage { fut: ManuallyDrop::new(fut) }),

@@ -75,7 +75,7 @@ fn raw<S: Schedule>(h: NonNull<Header>) -> RawWaker {
 fn owned(data: *const ()) -> NonNull<Header> {
     // SAFETY: a task waker's data is always a live task's header (each waker holds a reference).
     let h = unsafe { NonNull::new_unchecked(data.cast_mut().cast::<Header>()) };
-    #[cfg(not(all(target_family = "wasm", not(target_feature = "atomics"))))]
+    #[cfg(not(wasmexport_one_thread))]
     // SAFETY: as above; `thread` is never written after the task is made.
     if unsafe { h.as_ref() }.thread != std::thread::current().id() {
         // Nothing of the task may be touched from here: it is not thread-safe.

@@ -76,3 +76,10 @@ wasmexport::async_abi!();
 fn drive_idle(_x: i32) -> i32 {
     wasmexport::drive().map_or(-1, |d| d.as_millis() as i32)
 }
+
+/// 1 if the runtime took this target for one with a single thread (its per-thread state is
+/// then plain statics), else 0.
+#[wasmexport]
+fn one_thread() -> u32 {
+    u32::from(wasmexport::__private::ONE_THREAD)
+}
