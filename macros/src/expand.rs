@@ -567,8 +567,10 @@ fn import_wrapper(import: &Import) -> TokenStream {
             }
             // No wasm host to provide the import: a stub that says so, so that the crate links
             // and its other code can be unit-tested on the build machine.
+            // Its parameters are the import's (two for each slice): as many as the host's ABI
+            // has, which is not the user's to shorten.
             #[cfg(not(target_family = "wasm"))]
-            #[allow(unused_variables)]
+            #[allow(unused_variables, clippy::too_many_arguments)]
             unsafe fn #import_fn(#(#extern_params),*) #abi_ret {
                 ::core::panic!("{}", #stub_message)
             }
