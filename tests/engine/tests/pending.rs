@@ -219,6 +219,22 @@ fn the_hosts_drive_runs_what_a_plain_export_queued_and_is_idle_only_when_nothing
 }
 
 #[test]
+fn a_pending_export_whose_future_never_completes_still_imports_its_task_return() {
+    // Hosts find pending exports by their `[task-return]` imports: the import must stay even
+    // where the compiler sees that the call is never made (`stuck` awaits `pending()`).
+    let module = module("pending");
+    let imports: Vec<String> = module
+        .imports()
+        .filter(|i| i.module() == "wasmexport")
+        .map(|i| i.name().to_string())
+        .collect();
+    for export in ["stuck", "add_later", "nap"] {
+        let name = format!("[task-return]{export}");
+        assert!(imports.contains(&name), "{name} missing from {imports:?}");
+    }
+}
+
+#[test]
 fn a_pending_call_nothing_can_wake_traps_as_a_deadlock_naming_it() {
     let mut g = guest(false);
     let err = g.call::<(), i32>("stuck", ()).unwrap_err();
