@@ -125,11 +125,27 @@ function importArities(bytes) {
         }
       } else if (id === 2) {
         const arities = new Map();
+        const limits = () => {
+          const flags = byte();
+          if (flags > 0x07) throw new RangeError('limits');
+          leb();
+          if (flags & 1) leb();
+        };
         for (let n = leb(); n > 0; n--) {
           const key = `${name()}\0${name()}`;
           const kind = byte();
-          if (kind !== 0) return arities; // functions come first in our modules; stop at others
-          arities.set(key, params[leb()]);
+          if (kind === 0) arities.set(key, params[leb()]);
+          else if (kind === 1) {
+            if (byte() < 0x6f) return null; // a typed reference (the GC proposal's)
+            limits();
+          } else if (kind === 2) limits();
+          else if (kind === 3) {
+            if (byte() < 0x6f) return null;
+            byte();
+          } else if (kind === 4) {
+            byte();
+            leb();
+          } else return null;
         }
         return arities;
       }
