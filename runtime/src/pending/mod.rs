@@ -99,6 +99,8 @@ fn with_pending<R>(f: impl FnOnce(&mut Pending) -> R) -> R {
 ///
 /// The token is the host's, from the import that started the operation. A host may complete it
 /// before this future is first polled (even from inside that import): the value waits for it.
+/// One future awaits a token at a time: one that starts to wait for a token another future
+/// waits for traps, since only one of them could get the completion.
 ///
 /// ```
 /// # use wasmexport::{pending, wasmexport, wasmimport};
@@ -198,6 +200,7 @@ impl Completion {
         // update, which finds the token as the clone's user code may have left it.
         // At the first poll no waker of this future can be there: straight to the clone.
         let token = self.token;
+        let first = !self.polled;
         let looked = if std::mem::replace(&mut self.polled, true) {
             with_pending(|p| match p.slots.get_mut(token).map(|s| &s.state) {
                 Some(State::Done(_)) => Some(take_done(p, token)),
@@ -230,7 +233,13 @@ impl Completion {
                         State::Done(_) | State::Cancelled => (None, None),
                     }
                 });
+                // At its first poll, a waker there is another future's that waits for the
+                // same token: one of the two would wait for ever, unseen.
+                let clash = first && ready.is_none() && old.is_some();
                 drop(old);
+                if clash {
+                    two_futures(token)
+                }
                 ready
             }
         };
@@ -242,6 +251,16 @@ impl Completion {
             None => Poll::Pending,
         }
     }
+}
+
+/// Two futures wait for host token `token` at once.
+#[cold]
+#[inline(never)]
+fn two_futures(token: u32) -> ! {
+    crate::gate::trap_poisoning(format_args!(
+        "two pending::value or pending::bytes futures wait for host token {token} at once: \
+         the host completes a token once, for one future"
+    ))
 }
 
 /// Takes the completion of `token` out of the table, where it is `Done` (which holds no waker:
@@ -314,20 +333,29 @@ pub fn complete(token: i32, value: i32) -> i32 {
 /// `wasmexport_buffer`: reserves `len` bytes for the bytes of `token`; their address.
 #[doc(hidden)]
 pub fn buffer(token: i32, len: i32) -> i32 {
-    let Ok(len) = usize::try_from(len) else { return 0 };
     let token = token as u32;
+    // A negative length, or one the heap cannot give, reserves nothing (0) rather than
+    // aborting.
+    let bytes = usize::try_from(len).ok().and_then(|len| {
+        let mut bytes = Vec::new();
+        bytes.try_reserve_exact(len).ok()?;
+        bytes.resize(len, 0);
+        Some(bytes)
+    });
     let (old, ptr) = with_pending(|p| {
         let slot = match p.slots.get_mut(token) {
             Some(slot) => slot,
+            None if bytes.is_none() => return (None, std::ptr::null_mut()),
             None => p.slots.insert(token, Slot { state: State::Waiting(None), buffer: None }),
         };
-        // A length the heap cannot give reserves nothing (0), rather than aborting.
-        let mut bytes = Vec::new();
-        if bytes.try_reserve_exact(len).is_err() {
-            return (None, std::ptr::null_mut());
+        if let State::Done(_) = slot.state {
+            // Completed already: the buffer it has is its future's. A request after the
+            // completion reserves nothing, as a second completion is ignored.
+            return (bytes, std::ptr::null_mut());
         }
-        bytes.resize(len, 0);
-        let old = slot.buffer.replace(bytes);
+        // A reservation that failed leaves no earlier buffer behind: the future gets the
+        // host's value as the error, not bytes the host did not mean.
+        let old = std::mem::replace(&mut slot.buffer, bytes);
         let ptr = slot.buffer.as_mut().map_or(std::ptr::null_mut(), Vec::as_mut_ptr);
         (old, ptr)
     });

@@ -99,3 +99,98 @@ fn tasks() -> u32 {
 fn pages() -> u32 {
     core::arch::wasm32::memory_size(0) as u32
 }
+
+// For the hostile host's tests (tests/engine/tests/pending_hostile.rs): exports that await a
+// token the host names, race a host operation against a timer, and drop futures early.
+
+/// Awaits the host's value for `token`, a token the host chose without an import.
+#[wasmexport(pending)]
+async fn await_value(token: u32) -> i32 {
+    pending::value(token).await
+}
+
+/// Awaits the host's bytes for `token`: their sum, or the error code minus 1,000,000.
+#[wasmexport(pending)]
+async fn await_bytes(token: u32) -> i64 {
+    match pending::bytes(token).await {
+        Ok(bytes) => bytes.iter().map(|&b| i64::from(b)).sum(),
+        Err(code) => i64::from(code) - 1_000_000,
+    }
+}
+
+/// The number of bytes the host completed `token` with, or the error code minus 1,000,000.
+#[wasmexport(pending)]
+async fn bytes_len(token: u32) -> i64 {
+    match pending::bytes(token).await {
+        Ok(bytes) => bytes.len() as i64,
+        Err(code) => i64::from(code) - 1_000_000,
+    }
+}
+
+/// Races the host's value for one operation against a timer of `ms`: the value, or -1 when the
+/// timer fires first (the operation's future is dropped while the host still holds its token).
+#[wasmexport(pending)]
+async fn value_or_timeout(what: u32, ms: u32) -> i32 {
+    // SAFETY: the host's `start` takes and returns integers.
+    let token = unsafe { start(what) };
+    let mut value = std::pin::pin!(pending::value(token));
+    let mut timer = std::pin::pin!(sleep(Duration::from_millis(ms.into())));
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(v) = value.as_mut().poll(cx) {
+            return std::task::Poll::Ready(v);
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(-1);
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+/// Starts an operation and drops its future without polling it; the token.
+#[wasmexport]
+fn start_and_drop(what: u32) -> u32 {
+    // SAFETY: as above.
+    let token = unsafe { start(what) };
+    drop(pending::value(token));
+    token
+}
+
+/// Two futures await the same token at once: the sum of what they get.
+#[wasmexport(pending)]
+async fn await_twice(token: u32) -> i32 {
+    let mut a = std::pin::pin!(pending::value(token));
+    let mut b = std::pin::pin!(pending::value(token));
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none() {
+            ra = match a.as_mut().poll(cx) {
+                std::task::Poll::Ready(v) => Some(v),
+                std::task::Poll::Pending => None,
+            };
+        }
+        if rb.is_none() {
+            rb = match b.as_mut().poll(cx) {
+                std::task::Poll::Ready(v) => Some(v),
+                std::task::Poll::Pending => None,
+            };
+        }
+        match (ra, rb) {
+            (Some(x), Some(y)) => std::task::Poll::Ready(x + y),
+            _ => std::task::Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// Starts `n` operations, then awaits each in turn: the sum of their values.
+#[wasmexport(pending)]
+async fn start_many(what: u32, n: u32) -> i32 {
+    // SAFETY: as above.
+    let tokens: Vec<u32> = (0..n).map(|i| unsafe { start(what + i) }).collect();
+    let mut sum = 0i32;
+    for token in tokens {
+        sum = sum.wrapping_add(pending::value(token).await);
+    }
+    sum
+}
