@@ -24,6 +24,8 @@ export interface Wasi {
   getImportObject?(): { wasi_snapshot_preview1: Record<string, Function> };
   /** Calls the module's `_initialize` (Node: also binds the memory). */
   initialize?(instance: WebAssembly.Instance): void;
+  /** Binds the module's memory, where there is no `initialize` (Bun's `node:wasi`). */
+  setMemory?(memory: WebAssembly.Memory): void;
 }
 
 /** A value, or a function of the host that makes it (to read the guest's memory in imports). */
@@ -76,7 +78,7 @@ export interface Host {
 
 /**
  * Compiles (unless given a Module) and instantiates a wasmexport module, then initializes it
- * (`wasi.initialize`, or `_initialize`).
+ * (`wasi.initialize`, or `wasi.setMemory` and `_initialize`).
  */
 export function instantiate(
   source: WebAssembly.Module | BufferSource | Response | PromiseLike<WebAssembly.Module | BufferSource | Response>,

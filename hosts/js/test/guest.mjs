@@ -26,7 +26,9 @@ export async function start(options = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmexport-hostjs-'));
   const errFile = path.join(dir, 'stderr');
   const stderr = fs.openSync(errFile, 'w+');
-  const wasi = new WASI({ version: 'preview1', stderr, returnOnExit: true });
+  // Node and Deno write the guest's stderr to the descriptor given; Bun's WASI takes a callback.
+  const sendStderr = (bytes) => fs.writeSync(stderr, bytes);
+  const wasi = new WASI({ version: 'preview1', stderr, sendStderr, returnOnExit: true });
   const asyncImports = (h) => {
     const given = (typeof options.asyncImports === 'function' ? options.asyncImports(h) : options.asyncImports) ?? {};
     return { ...given, host: { value: unset('host.value'), fetch: unset('host.fetch'), ...given.host } };
