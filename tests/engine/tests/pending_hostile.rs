@@ -512,6 +512,31 @@ fn a_pending_export_called_again_from_inside_its_own_import() {
     assert_eq!(g.stderr(), "");
 }
 
+#[test]
+fn a_call_completed_from_inside_another_calls_import_returns_before_that_call_does() {
+    let mut g = guest();
+    let a = await_value(&mut g, 700);
+    // Call B's import completes A's token: A's task runs in the nested drive, while B's task
+    // is in the middle of its own poll, and A's result comes before B's status.
+    let seen_in_import = Rc::new(Cell::new(None));
+    let s = seen_in_import.clone();
+    on_start(move |caller, _| {
+        call_in::<(i32, i32), i32>(caller, "wasmexport_complete", (700, 5)).unwrap();
+        s.set(take_result(a));
+        let token = next_token();
+        call_in::<(i32, i32), i32>(caller, "wasmexport_complete", (token as i32, 6)).unwrap();
+        token
+    });
+    let b = g.call::<(u32, i32), i32>("add_later", (1, 1)).unwrap();
+    ON_START.take();
+    assert_eq!(seen_in_import.get(), Some(5), "A's result, during B's import");
+    assert_eq!(b & 3, EXIT);
+    assert_eq!(take_result(b >> 4), Some(7));
+    assert_eq!(SEEN.with_borrow(|s| s.returned.len()), 0, "each result once");
+    assert_eq!(tasks(&mut g), 1);
+    assert_eq!(g.stderr(), "");
+}
+
 /// Completes `await_value(1)` with 3 while `hook` runs inside the first `[task-return]` of a
 /// call other than `skip`: what `hook` got.
 fn from_task_return<R: 'static>(
