@@ -138,6 +138,9 @@ impl Ops {
     }
 }
 
+/// What [`Builder::configure_store`](crate::Builder::configure_store) runs on the new store.
+pub(crate) type ConfigureStore = Box<dyn FnOnce(&mut Store<StoreData>) + Send>;
+
 /// Where a pending call's result goes.
 pub(crate) type Reply = oneshot::Sender<Result<Option<Val>, Error>>;
 
@@ -166,17 +169,22 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    /// Defines the `[task-return]` imports, instantiates `module` and calls `_initialize`.
+    /// Defines the `[task-return]` imports, configures the store, instantiates `module` and
+    /// calls `_initialize`.
     pub(crate) fn new(
         module: &Module,
         mut linker: Linker<StoreData>,
         data: StoreData,
+        configure_store: Option<ConfigureStore>,
         stderr: GuestStderr,
         deadline: watch::Sender<Option<Instant>>,
     ) -> Result<Driver, Error> {
         let setup = |e: wasmtime::Error| Error::new(ErrorKind::Setup, format!("{e:?}"));
         let returns = define_task_returns(module, &mut linker)?;
         let mut store = Store::new(module.engine(), data);
+        if let Some(configure) = configure_store {
+            configure(&mut store);
+        }
         let instance = linker.instantiate(&mut store, module).map_err(setup)?;
         let missing = |what: &str, e: wasmtime::Error| {
             Error::new(
@@ -373,16 +381,28 @@ impl Driver {
         if let Some(cause) = &self.poisoned {
             return Err(Error::poisoned(cause));
         }
+        if self.returns.contains_key(export) {
+            // Its result would come through `[task-return]` for a call id the host never saw.
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("{export:?} is a pending export: call it with `Host::call_pending`"),
+            ));
+        }
         let Some(func) = self.instance.get_func(&mut self.store, export) else {
             return Err(Error::new(ErrorKind::Usage, format!("the module exports no {export:?}")));
         };
         match invoke(&mut self.store, func)? {
             Ok(out) => {
                 self.settle();
-                match &self.poisoned {
-                    Some(e) => Err(e.clone()),
-                    None => Ok(out),
+                if let Some(e) = &self.poisoned {
+                    return Err(e.clone());
                 }
+                if export == "wasmexport_drive" || export == "wasmexport_complete" {
+                    // A drive by hand may have armed a timer, whose time went to the caller
+                    // alone: drive once more (harmless at any time) to arm the host's.
+                    self.drive_now(export)?;
+                }
+                Ok(out)
             }
             Err(trap) => Err(self.trapped(export, &trap)),
         }
@@ -541,9 +561,11 @@ impl Driver {
     }
 }
 
-impl Drop for Driver {
+impl Drop for Ops {
+    /// Aborts the operations still in flight: nobody can complete them any more (the instance
+    /// is dropped, or failed to start after it started them).
     fn drop(&mut self) {
-        for (_, task) in self.store.data_mut().ops.in_flight.drain() {
+        for (_, task) in self.in_flight.drain() {
             task.abort();
         }
     }

@@ -23,17 +23,20 @@ pub enum ErrorKind {
     /// A call made after a trap or a protocol error poisoned the instance; nothing was called.
     Poisoned,
     /// The module broke the host-async ABI (a `[task-return]` for a call id the host never saw,
-    /// a status with an unknown code, ...). The instance is poisoned, as after a trap.
+    /// a status with an unknown code, ...), or an async host function completed with more
+    /// bytes than the ABI can pass (2^31 or more). The instance is poisoned, as after a trap.
     Protocol,
     /// The call was refused before anything ran: no such export, not a pending export, or the
     /// Rust types do not match the export's wasm types. The instance is unaffected.
     Usage,
-    /// An async host function's future panicked: the guest's future for its token can never
-    /// complete, so the instance is poisoned, as after a trap.
+    /// An async host function panicked: its future (the guest's future for its token can never
+    /// complete), or the function itself as it started the operation (during the guest's call,
+    /// which traps). The instance is poisoned, as after a trap.
     HostPanic,
     /// Instantiating the module, or its `_initialize` before it trapped, failed.
     Setup,
-    /// The host's driver thread is gone (it panicked), so nothing can be called.
+    /// The host's driver thread is gone, so nothing can be called: an import defined through
+    /// [`Builder::linker`](crate::Builder::linker) panicked on it.
     Closed,
 }
 
@@ -68,8 +71,18 @@ impl Error {
         Error(Arc::new(Inner { kind, message: message.into(), guest_line: None }))
     }
 
-    /// A trap during `during` (an export's name), with the module's last `wasmexport:` line.
+    /// A trap during `during` (an export's name), with the module's last `wasmexport:` line;
+    /// an [`ErrorKind::HostPanic`] if an async host function panicked as it started.
     pub(crate) fn trap(during: &str, guest_line: Option<String>, trap: &wasmtime::Error) -> Error {
+        if let Some(StartPanicked { import, message }) = trap.downcast_ref() {
+            return Error::new(
+                ErrorKind::HostPanic,
+                format!(
+                    "the async host function {import} panicked as it started, during {during:?} \
+                     ({message})"
+                ),
+            );
+        }
         let message = match &guest_line {
             Some(line) => format!("{line} (trapped during {during:?}: {trap})"),
             None => format!("the module trapped during {during:?}: {trap:?}"),
@@ -139,3 +152,18 @@ impl fmt::Debug for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The error with which an async host function that panicked as it started traps the guest.
+#[derive(Debug)]
+pub(crate) struct StartPanicked {
+    pub(crate) import: Arc<str>,
+    pub(crate) message: String,
+}
+
+impl fmt::Display for StartPanicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the async host function {} panicked ({})", self.import, self.message)
+    }
+}
+
+impl std::error::Error for StartPanicked {}

@@ -60,20 +60,23 @@ pub use driver::StoreData;
 pub use error::{Error, ErrorKind};
 pub use values::{Completion, ImportCall, TaskResult};
 
-use driver::{Driver, Invoked, Msg, Ops};
+use driver::{ConfigureStore, Driver, Invoked, Msg, Ops};
+use error::StartPanicked;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
-use wasmtime::{Linker, Module, Val, WasmParams, WasmResults, bail};
+use wasmtime::{Linker, Module, Store, Val, WasmParams, WasmResults, bail};
 use wasmtime_wasi::WasiCtxBuilder;
 
 /// A running instance of a module and the handle through which tokio tasks call it.
 ///
 /// Cloning gives another handle to the same instance. The instance lives until every handle is
 /// dropped; calls still pending then fail with [`ErrorKind::Closed`], and the host operations
-/// in flight are aborted.
+/// in flight are aborted. A handle that the instance's own imports hold (captured by an
+/// [`Builder::async_import`] function, say) keeps it alive for ever: its store holds them.
 ///
 /// ```
 /// # use wasmexport_host::Host;
@@ -173,6 +176,11 @@ impl Host {
 
     /// Calls plain export `export` (not a pending one) with `params` and returns its results.
     /// Results it delivers for pending calls (if it runs tasks) resolve them.
+    ///
+    /// A pending export is refused with [`ErrorKind::Usage`] (its result would come for a call
+    /// the host never saw). The protocol's exports may be called by hand: after
+    /// `wasmexport_drive` or `wasmexport_complete` the host drives once more, to learn the
+    /// module's next timer (the one they returned went to the caller alone).
     ///
     /// ```
     /// # use wasmexport_host::Host;
@@ -282,6 +290,7 @@ pub struct Builder {
     linker: Linker<StoreData>,
     wasi: WasiCtxBuilder,
     forward_stderr: bool,
+    configure_store: Option<ConfigureStore>,
     error: Option<wasmtime::Error>,
 }
 
@@ -304,6 +313,7 @@ impl Builder {
             linker,
             wasi: WasiCtxBuilder::new(),
             forward_stderr: true,
+            configure_store: None,
             error,
         }
     }
@@ -317,7 +327,13 @@ impl Builder {
     /// The import must return an `i32` (the token): the guest declares it like
     /// `#[wasmimport(module = "host", name = "fetch")] fn fetch(n: i32) -> u32;`. Its
     /// parameters may be anything. If the module does not import `module`.`name`, nothing is
-    /// defined. A future that panics poisons the instance ([`ErrorKind::HostPanic`]).
+    /// defined.
+    ///
+    /// `start` runs on the driver thread, inside the runtime's context (it may spawn tasks and
+    /// make timers). An error from it traps the guest ([`ErrorKind::Trap`]); a panic in it or
+    /// in its future poisons the instance ([`ErrorKind::HostPanic`]). A future that never
+    /// completes leaves the guest's future for its token waiting until the instance is dropped
+    /// or poisoned.
     ///
     /// ```
     /// # use wasmexport_host::{Completion, Host};
@@ -357,7 +373,22 @@ impl Builder {
         }
         let label: Arc<str> = format!("{module}.{name}").into();
         self.linker.func_new(module, name, ty, move |mut caller, params, results| {
-            let future = start(&mut ImportCall { caller: &mut caller, params })?;
+            // On the driver thread, outside the runtime: enter it, so that `start` may spawn
+            // tasks and make timers as the future it returns may.
+            let handle = caller.data().ops.handle.clone();
+            let _runtime = handle.enter();
+            let call = &mut ImportCall { caller: &mut caller, params };
+            let future = match catch_unwind(AssertUnwindSafe(|| start(call))) {
+                Ok(started) => started?,
+                // Unwinding through the guest would end the driver thread: trap it instead.
+                Err(payload) => {
+                    let message = values::panic_message(&*payload);
+                    return Err(wasmtime::Error::new(StartPanicked {
+                        import: label.clone(),
+                        message,
+                    }));
+                }
+            };
             let token = caller.data_mut().ops.start(&label, future);
             results[0] = Val::I32(token);
             Ok(())
@@ -367,7 +398,10 @@ impl Builder {
 
     /// The linker, for imports that are not async: `func_wrap` and the like. It already holds
     /// WASI preview 1; the `[task-return]` imports are defined at [`Builder::start`]. Its
-    /// functions run on the host's driver thread, during the guest's call.
+    /// functions run on the host's driver thread, during the guest's call, outside any tokio
+    /// runtime's context; they must not wait for a call through [`Host`] (it would wait behind
+    /// them for ever). A panic in one ends the driver thread: that call and every later one
+    /// fail with [`ErrorKind::Closed`].
     ///
     /// ```
     /// # use wasmexport_host::Host;
@@ -406,6 +440,38 @@ impl Builder {
         self
     }
 
+    /// Configures the instance's store before the module is instantiated in it: its fuel,
+    /// its epoch deadline, and the like, which an engine with fuel or epoch interruption
+    /// needs (with neither set, every call into such a store traps at once). It runs on the
+    /// driver thread. An epoch deadline is also the only way out of a guest call that never
+    /// returns (a loop without end): nothing else interrupts the driver thread, and every
+    /// call waits behind it.
+    ///
+    /// ```
+    /// # use wasmexport_host::Host;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut config = wasmtime::Config::new();
+    /// config.consume_fuel(true);
+    /// let engine = wasmtime::Engine::new(&config)?;
+    /// # let wasm = wasmexport_host::__doc::MODULE;
+    /// let module = wasmtime::Module::new(&engine, wasm)?;
+    /// let mut builder = Host::builder(&module);
+    /// # builder.async_import("host", "fetch", |_| Ok(async { wasmexport_host::Completion::Value(0) }))?;
+    /// builder.configure_store(|store| store.set_fuel(1_000_000).expect("fuel is on"));
+    /// let host = builder.start().await?;
+    /// assert_eq!(host.call_pending::<_, i32>("double", (4,)).await?, 8);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn configure_store(
+        &mut self,
+        configure: impl FnOnce(&mut Store<StoreData>) + Send + 'static,
+    ) -> &mut Self {
+        self.configure_store = Some(Box::new(configure));
+        self
+    }
+
     /// Instantiates the module on a new driver thread, calls its `_initialize`, and returns the
     /// handle. Must run inside a tokio runtime: the host operations and the timer run on it.
     ///
@@ -439,19 +505,21 @@ impl Builder {
         let wasi = self.wasi.stderr(stderr.clone()).build_p1();
         let data = StoreData { wasi, delivered: Vec::new(), ops: Ops::new(handle, tx.downgrade()) };
         let (ready_tx, ready_rx) = oneshot::channel();
-        let Builder { module, linker, .. } = self;
+        let Builder { module, linker, configure_store, .. } = self;
         let spawned = std::thread::Builder::new()
             .name("wasmexport-host".into())
             // wasm runs on this thread's stack; give it room beyond wasmtime's 512 KiB limit.
             .stack_size(8 << 20)
-            .spawn(move || match Driver::new(&module, linker, data, stderr, deadline_tx) {
-                Ok(driver) => {
-                    if ready_tx.send(Ok(())).is_ok() {
-                        driver.run(rx);
+            .spawn(move || {
+                match Driver::new(&module, linker, data, configure_store, stderr, deadline_tx) {
+                    Ok(driver) => {
+                        if ready_tx.send(Ok(())).is_ok() {
+                            driver.run(rx);
+                        }
                     }
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
                 }
             });
         if let Err(e) = spawned {

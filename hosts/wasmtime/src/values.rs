@@ -30,6 +30,7 @@ pub enum Completion {
     /// `wasmexport_buffer(token, len)`, copies them there, then calls
     /// `wasmexport_complete(token, len)`. Meant for a guest awaiting `pending::bytes`, which
     /// gets `Ok` of them (empty ones too), or `Err(len)` if its heap could not hold them.
+    /// 2^31 bytes or more poison the instance ([`ErrorKind::Protocol`](crate::ErrorKind::Protocol)).
     Bytes(Vec<u8>),
 }
 
@@ -293,7 +294,7 @@ impl<F: Future> Future for CatchUnwind<F> {
     }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

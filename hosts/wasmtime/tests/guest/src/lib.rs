@@ -122,3 +122,32 @@ async fn stuck() -> i32 {
 fn task_count() -> u32 {
     wasmexport::task_count() as u32
 }
+
+/// `n` after yielding `n` times: with `u32::MAX`, a task that keeps the module busy for ever
+/// without ever blocking.
+#[wasmexport(pending)]
+async fn spin(n: u32) -> u32 {
+    for _ in 0..n {
+        wasmexport::yield_now().await;
+    }
+    n
+}
+
+/// How many tasks that `spawn_sleeper` started have woken.
+static WOKEN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Spawns a task that sleeps `ms` milliseconds and then counts itself in `sleepers_woken`. A
+/// plain export: the task runs only when the host drives.
+#[wasmexport]
+fn spawn_sleeper(ms: u32) {
+    spawn(async move {
+        wasmexport::time::sleep(Duration::from_millis(u64::from(ms))).await;
+        WOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    });
+}
+
+/// How many tasks that `spawn_sleeper` started have woken.
+#[wasmexport]
+fn sleepers_woken() -> u32 {
+    WOKEN.load(std::sync::atomic::Ordering::Relaxed)
+}
