@@ -14,6 +14,7 @@ export const REJECTED = -1;
 const TASK_RETURN = '[task-return]';
 const PROTOCOL = ['wasmexport_drive', 'wasmexport_complete', 'wasmexport_buffer'];
 const encoder = new TextEncoder();
+const promiseThen = Promise.prototype.then;
 const decoder = new TextDecoder();
 
 /**
@@ -77,20 +78,32 @@ async function compile(source) {
   source = await source;
   if (source instanceof WebAssembly.Module) return { module: source, bytes: null };
   if (typeof Response === 'function' && source instanceof Response) {
-    if (WebAssembly.compileStreaming) return { module: await WebAssembly.compileStreaming(source), bytes: null };
+    if (!source.ok) throw new Error(`wasmexport-host: the module's Response is HTTP ${source.status}${source.url ? ` (${source.url})` : ''}`);
+    // Streaming compilation takes only the wasm MIME type; a server that labels the module
+    // otherwise still serves its bytes.
+    const type = source.headers.get('content-type')?.split(';')[0].trim().toLowerCase();
+    if (WebAssembly.compileStreaming && type === 'application/wasm') {
+      return { module: await WebAssembly.compileStreaming(source), bytes: null };
+    }
     source = await source.arrayBuffer();
+  }
+  if (!(source instanceof ArrayBuffer) && !ArrayBuffer.isView(source)) {
+    throw new TypeError(`wasmexport-host: instantiate takes a WebAssembly.Module, bytes, a Response or a Promise of one, not ${typeof source}`);
   }
   const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
   return { module: await WebAssembly.compile(bytes), bytes };
 }
 
 /**
- * The number of parameters of each imported function, by `module + '\0' + name`, read from the
- * module's type and import sections; null when they cannot be read (a feature this reader does
- * not know). JavaScript's reflection of wasm gives no import's type, and a wrapper that takes
- * exactly the import's parameters is called from wasm faster than one with a rest parameter.
+ * What JavaScript's reflection of wasm does not show, read from the module's bytes: `imports`,
+ * the number of parameters of each imported function by `module + '\0' + name` (undefined for a
+ * name imported with two different counts), and `exports`, the parameter types (value type
+ * bytes) of each exported function by name; null when they cannot be read (a feature this
+ * reader does not know). A wrapper that takes exactly an import's parameters is called from
+ * wasm faster than one with a rest parameter; an export's types tell a call that threw before
+ * it entered the module (an argument wasm cannot convert) from one that trapped.
  */
-function importArities(bytes) {
+function readTypes(bytes) {
   let at = 8;
   const byte = () => {
     if (at >= bytes.length) throw new RangeError('truncated');
@@ -110,21 +123,26 @@ function importArities(bytes) {
     return decoder.decode(bytes.subarray(at - len, at));
   };
   try {
-    const params = [];
+    const params = []; // the parameter types of each function type
+    const funcs = []; // the type of each function, imported ones first
+    const imports = new Map();
     while (at < bytes.length) {
       const id = byte();
       const end = leb() + at;
       if (id === 1) {
         for (let n = leb(); n > 0; n--) {
           if (byte() !== 0x60) return null; // not a plain function type (the GC proposal's)
-          const count = leb();
-          for (let i = 0; i < count; i++) if (byte() >= 0x80 || bytes[at - 1] < 0x6f) return null;
-          params.push(count);
+          const types = [];
+          for (let i = leb(); i > 0; i--) {
+            const t = byte();
+            if (t >= 0x80 || t < 0x6f) return null;
+            types.push(t);
+          }
+          params.push(types);
           const results = leb();
           for (let i = 0; i < results; i++) if (byte() >= 0x80 || bytes[at - 1] < 0x6f) return null;
         }
       } else if (id === 2) {
-        const arities = new Map();
         const limits = () => {
           const flags = byte();
           if (flags > 0x07) throw new RangeError('limits');
@@ -134,8 +152,12 @@ function importArities(bytes) {
         for (let n = leb(); n > 0; n--) {
           const key = `${name()}\0${name()}`;
           const kind = byte();
-          if (kind === 0) arities.set(key, params[leb()]);
-          else if (kind === 1) {
+          if (kind === 0) {
+            const type = leb();
+            const arity = params[type].length;
+            funcs.push(type);
+            imports.set(key, imports.has(key) && imports.get(key) !== arity ? undefined : arity);
+          } else if (kind === 1) {
             if (byte() < 0x6f) return null; // a typed reference (the GC proposal's)
             limits();
           } else if (kind === 2) limits();
@@ -147,11 +169,21 @@ function importArities(bytes) {
             leb();
           } else return null;
         }
-        return arities;
+      } else if (id === 3) {
+        for (let n = leb(); n > 0; n--) funcs.push(leb());
+      } else if (id === 7) {
+        const exports = new Map();
+        for (let n = leb(); n > 0; n--) {
+          const key = name();
+          const kind = byte();
+          const index = leb();
+          if (kind === 0) exports.set(key, params[funcs[index]]);
+        }
+        return { imports, exports };
       }
       at = end;
     }
-    return new Map();
+    return { imports, exports: new Map() };
   } catch {
     return null;
   }
@@ -163,13 +195,44 @@ function keepAlive(t, on) {
   else if (globalThis.Deno?.unrefTimer) on ? globalThis.Deno.refTimer(t) : globalThis.Deno.unrefTimer(t);
 }
 
-/** Bytes to hand to the guest, or null for a value that is neither bytes nor a string. */
+/**
+ * Bytes to hand to the guest, or null for a value that is neither bytes nor a string; throws for
+ * bytes that cannot be read (of a detached buffer).
+ */
 function asBytes(v) {
-  if (v instanceof Uint8Array) return v;
+  if (v instanceof Uint8Array) {
+    // A view of a detached buffer reads as empty: constructing on the buffer says why.
+    if (v.length === 0 && v.buffer.byteLength === 0) new Uint8Array(v.buffer);
+    return v;
+  }
   if (typeof v === 'string') return encoder.encode(v);
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (v instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && v instanceof SharedArrayBuffer)) return new Uint8Array(v);
   if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   return null;
+}
+
+/** Float64Array and BigInt64Array stores convert as wasm converts its arguments. */
+const numberSlot = new Float64Array(1);
+const bigintSlot = new BigInt64Array(1);
+
+/**
+ * Whether wasm converts `args` to parameter types `types` without throwing (numbers: i32, i64,
+ * f32, f64; else unknown: true). A call whose arguments do not convert throws before it enters
+ * the module. The conversions run again here (an argument's `valueOf` with them), only for a
+ * call that threw.
+ */
+function convertible(types, args) {
+  try {
+    for (let i = 0; i < types.length; i++) {
+      const t = types[i];
+      if (t === 0x7e) bigintSlot[0] = args[i];
+      else if (t >= 0x7c && t <= 0x7f) numberSlot[0] = args[i];
+      else if (t === 0x7b) return false; // v128: JavaScript cannot pass one
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -178,7 +241,8 @@ function asBytes(v) {
  */
 export async function instantiate(source, options = {}) {
   const { module, bytes } = await compile(source);
-  const arities = bytes && importArities(bytes);
+  const types = bytes && readTypes(bytes);
+  const arities = types?.imports;
   const { wasi = null, onRejection = null, onTrap = null } = options;
   const host = {
     module,
@@ -196,7 +260,16 @@ export async function instantiate(source, options = {}) {
     /** Copies `len` bytes at `ptr`. */
     bytes: (ptr, len) => view(ptr, len).slice(),
     /** Runs every ready task and due timer (wasmexport_drive) and reschedules the timer. */
-    drive: () => enter(() => schedule(raw.wasmexport_drive())),
+    drive: () => {
+      if (typeof raw?.wasmexport_drive !== 'function') {
+        throw new Error(
+          raw === null
+            ? 'wasmexport-host: drive() before the instance exists'
+            : 'wasmexport-host: the module lacks wasmexport_drive: add `wasmexport::async_abi!();` to it',
+        );
+      }
+      return enter(() => schedule(raw.wasmexport_drive()));
+    },
   };
   const view = (ptr, len) => new Uint8Array(host.memory.buffer, ptr >>> 0, len >>> 0);
 
@@ -231,7 +304,15 @@ export async function instantiate(source, options = {}) {
     calls.clear();
     for (const call of waiting) call.reject(e);
     early.clear();
-    onTrap?.(e);
+    tell(onTrap, e);
+  }
+  // Calls a callback of the caller's: what it throws is dropped, as it has nobody to go to (a
+  // timer's or a Promise's callback would make it an uncaught error) and must not keep the
+  // library from finishing its work.
+  function tell(f, a, b) {
+    try {
+      f?.(a, b);
+    } catch {}
   }
 
   // One timer for the earliest deadline the module reported; -1 clears it. A timer that fires
@@ -284,11 +365,7 @@ export async function instantiate(source, options = {}) {
   // A pending export's status, or `{ e }` when the call threw, or null when the instance was
   // dead: the Promise of its result.
   function started(status) {
-    if (typeof status !== 'number') {
-      if (status === null) return Promise.reject(deadError());
-      kill(status.e);
-      return Promise.reject(status.e);
-    }
+    if (typeof status !== 'number') return Promise.reject(status === null ? deadError() : status.e);
     const id = status >>> 4;
     let result;
     if ((status & 3) === EXIT) {
@@ -310,29 +387,35 @@ export async function instantiate(source, options = {}) {
   const throwDead = () => {
     throw deadError();
   };
-  const trapped = (e) => {
-    kill(e);
-    throw e;
+  // A call of an export with parameter types `types` (undefined: not known) threw `e`: a trap,
+  // or an exception thrown through the module from an import, which kill the instance, unless
+  // the call never entered it (wasm could not convert its arguments). `{ e }` for `started`.
+  const failed = (e, types, args) => {
+    if (types === undefined || convertible(types, args)) kill(e);
+    return { e };
+  };
+  const trapped = (e, types, args) => {
+    throw failed(e, types, args).e;
   };
 
   // Up to three arguments are passed one by one: a rest parameter costs more than the call
   // into wasm itself.
-  function pendingExport(fn) {
+  function pendingExport(fn, t) {
     switch (fn.length) {
-      case 0: return () => { let s = null; if (!host.dead) try { s = fn(); } catch (e) { s = { e }; } return started(s); };
-      case 1: return (a) => { let s = null; if (!host.dead) try { s = fn(a); } catch (e) { s = { e }; } return started(s); };
-      case 2: return (a, b) => { let s = null; if (!host.dead) try { s = fn(a, b); } catch (e) { s = { e }; } return started(s); };
-      case 3: return (a, b, c) => { let s = null; if (!host.dead) try { s = fn(a, b, c); } catch (e) { s = { e }; } return started(s); };
-      default: return (...a) => { let s = null; if (!host.dead) try { s = fn(...a); } catch (e) { s = { e }; } return started(s); };
+      case 0: return () => { let s = null; if (!host.dead) try { s = fn(); } catch (e) { s = failed(e, t, []); } return started(s); };
+      case 1: return (a) => { let s = null; if (!host.dead) try { s = fn(a); } catch (e) { s = failed(e, t, [a]); } return started(s); };
+      case 2: return (a, b) => { let s = null; if (!host.dead) try { s = fn(a, b); } catch (e) { s = failed(e, t, [a, b]); } return started(s); };
+      case 3: return (a, b, c) => { let s = null; if (!host.dead) try { s = fn(a, b, c); } catch (e) { s = failed(e, t, [a, b, c]); } return started(s); };
+      default: return (...a) => { let s = null; if (!host.dead) try { s = fn(...a); } catch (e) { s = failed(e, t, a); } return started(s); };
     }
   }
-  function plainExport(fn) {
+  function plainExport(fn, t) {
     switch (fn.length) {
-      case 0: return () => { if (host.dead) throwDead(); try { return fn(); } catch (e) { trapped(e); } };
-      case 1: return (a) => { if (host.dead) throwDead(); try { return fn(a); } catch (e) { trapped(e); } };
-      case 2: return (a, b) => { if (host.dead) throwDead(); try { return fn(a, b); } catch (e) { trapped(e); } };
-      case 3: return (a, b, c) => { if (host.dead) throwDead(); try { return fn(a, b, c); } catch (e) { trapped(e); } };
-      default: return (...a) => { if (host.dead) throwDead(); try { return fn(...a); } catch (e) { trapped(e); } };
+      case 0: return () => { if (host.dead) throwDead(); try { return fn(); } catch (e) { trapped(e, t, []); } };
+      case 1: return (a) => { if (host.dead) throwDead(); try { return fn(a); } catch (e) { trapped(e, t, [a]); } };
+      case 2: return (a, b) => { if (host.dead) throwDead(); try { return fn(a, b); } catch (e) { trapped(e, t, [a, b]); } };
+      case 3: return (a, b, c) => { if (host.dead) throwDead(); try { return fn(a, b, c); } catch (e) { trapped(e, t, [a, b, c]); } };
+      default: return (...a) => { if (host.dead) throwDead(); try { return fn(...a); } catch (e) { trapped(e, t, a); } };
     }
   }
 
@@ -341,10 +424,19 @@ export async function instantiate(source, options = {}) {
     if (host.dead) return;
     let bytes = null;
     if (typeof v !== 'number' && typeof v !== 'boolean' && v !== undefined && v !== null) {
-      bytes = asBytes(v);
+      let why = null;
+      try {
+        bytes = asBytes(v);
+      } catch (e) {
+        why = e;
+      }
       if (bytes === null) {
-        onRejection?.(new TypeError(`async import ${name} settled with ${typeof v}: expected a number or bytes`), name);
+        why ??= new TypeError(`async import ${name} settled with ${typeof v}: expected a number or bytes`);
+        tell(onRejection, why, name);
+        if (host.dead) return;
         v = REJECTED;
+      } else if (bytes.buffer === host.memory?.buffer) {
+        bytes = bytes.slice(); // the guest's own memory: reserving the buffer may grow (detach) it
       }
     }
     try {
@@ -352,8 +444,10 @@ export async function instantiate(source, options = {}) {
         schedule(raw.wasmexport_complete(token, Number(v ?? 0) | 0));
       } else {
         // A buffer of at least one byte: one of 0 bytes is none, and the guest would see Err(0).
+        // At address 0 there is none: the guest's heap could not give it, and the operation
+        // completes with the length (a bytes future gets Err(length)).
         const ptr = raw.wasmexport_buffer(token, Math.max(bytes.length, 1));
-        view(ptr, bytes.length).set(bytes);
+        if (ptr !== 0) view(ptr, bytes.length).set(bytes);
         schedule(raw.wasmexport_complete(token, bytes.length));
       }
     } catch (e) {
@@ -363,10 +457,19 @@ export async function instantiate(source, options = {}) {
 
   // Hands the outcome of an operation's Promise (or value) to the guest once it settles.
   function track(token, p, name) {
-    Promise.resolve(p).then(
+    let q;
+    try {
+      q = Promise.resolve(p);
+      // A Promise whose `then` was replaced is a thenable like any other: a new Promise resolved
+      // with it calls that `then` on a later microtask and keeps only its first outcome.
+      if (q.then !== promiseThen) q = new Promise((resolve) => resolve(p));
+    } catch (e) {
+      q = Promise.reject(e);
+    }
+    q.then(
       (v) => settle(token, v, name),
       (e) => {
-        onRejection?.(e, name);
+        tell(onRejection, e, name);
         settle(token, REJECTED, name);
       },
     );
@@ -400,7 +503,10 @@ export async function instantiate(source, options = {}) {
   const asyncImports = given(options.asyncImports);
   for (const [m, fns] of Object.entries(asyncImports)) {
     importObject[m] ??= {};
-    for (const [n, fn] of Object.entries(fns)) importObject[m][n] = asyncImport(fn, `${m}.${n}`, arities?.get(`${m}\0${n}`));
+    for (const [n, fn] of Object.entries(fns)) {
+      if (typeof fn !== 'function') throw new TypeError(`wasmexport-host: async import ${m}.${n} is not a function but ${typeof fn}`);
+      importObject[m][n] = asyncImport(fn, `${m}.${n}`, arities?.get(`${m}\0${n}`));
+    }
   }
   const pendingNames = new Set();
   const missing = [];
@@ -430,8 +536,10 @@ export async function instantiate(source, options = {}) {
   host.memory = raw.memory ?? null;
   for (const [name, value] of Object.entries(raw)) {
     if (PROTOCOL.includes(name)) continue;
-    if (typeof value !== 'function') host.exports[name] = value;
-    else host.exports[name] = pendingNames.has(name) ? pendingExport(value) : plainExport(value);
+    const t = types?.exports.get(name);
+    const wrapped = typeof value !== 'function' ? value : pendingNames.has(name) ? pendingExport(value, t) : plainExport(value, t);
+    // Defined, not assigned: an export may be named `__proto__`.
+    Object.defineProperty(host.exports, name, { value: wrapped, enumerable: true });
   }
   Object.freeze(host.exports);
   try {
