@@ -290,6 +290,7 @@ pub struct Builder {
     linker: Linker<StoreData>,
     wasi: WasiCtxBuilder,
     forward_stderr: bool,
+    stack_size: usize,
     configure_store: Option<ConfigureStore>,
     error: Option<wasmtime::Error>,
 }
@@ -313,6 +314,7 @@ impl Builder {
             linker,
             wasi: WasiCtxBuilder::new(),
             forward_stderr: true,
+            stack_size: DEFAULT_STACK_SIZE,
             configure_store: None,
             error,
         }
@@ -472,6 +474,24 @@ impl Builder {
         self
     }
 
+    /// The stack size of the driver thread, on which the guest runs: 8 MiB unless set. It must
+    /// exceed the engine's `max_wasm_stack` (wasmtime's default is 512 KiB) with room for the
+    /// host's own frames: a guest that recursed past the thread's stack before reaching
+    /// `max_wasm_stack` would abort the process instead of trapping.
+    ///
+    /// ```
+    /// # use wasmexport_host::Host;
+    /// # fn f(module: &wasmtime::Module) {
+    /// // An engine configured with `max_wasm_stack(16 << 20)`.
+    /// let mut builder = Host::builder(module);
+    /// builder.driver_stack_size(24 << 20);
+    /// # }
+    /// ```
+    pub fn driver_stack_size(&mut self, bytes: usize) -> &mut Self {
+        self.stack_size = bytes;
+        self
+    }
+
     /// Instantiates the module on a new driver thread, calls its `_initialize`, and returns the
     /// handle. Must run inside a tokio runtime: the host operations and the timer run on it.
     ///
@@ -505,11 +525,10 @@ impl Builder {
         let wasi = self.wasi.stderr(stderr.clone()).build_p1();
         let data = StoreData { wasi, delivered: Vec::new(), ops: Ops::new(handle, tx.downgrade()) };
         let (ready_tx, ready_rx) = oneshot::channel();
-        let Builder { module, linker, configure_store, .. } = self;
+        let Builder { module, linker, configure_store, stack_size, .. } = self;
         let spawned = std::thread::Builder::new()
             .name("wasmexport-host".into())
-            // wasm runs on this thread's stack; give it room beyond wasmtime's 512 KiB limit.
-            .stack_size(8 << 20)
+            .stack_size(stack_size)
             .spawn(move || {
                 match Driver::new(&module, linker, data, configure_store, stderr, deadline_tx) {
                     Ok(driver) => {
@@ -529,6 +548,10 @@ impl Builder {
         Ok(Host { tx })
     }
 }
+
+/// The driver thread's stack unless [`Builder::driver_stack_size`] says otherwise: wasm runs
+/// on it, so it leaves room beyond wasmtime's default `max_wasm_stack` of 512 KiB.
+const DEFAULT_STACK_SIZE: usize = 8 << 20;
 
 /// The module that the documentation's examples run: a hand-written module that speaks the
 /// host-async ABI. Not part of the API.
