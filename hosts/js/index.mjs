@@ -455,24 +455,25 @@ export async function instantiate(source, options = {}) {
     }
   }
 
-  // Hands the outcome of an operation's Promise (or value) to the guest once it settles.
+  // Hands the outcome of an operation's Promise (or value) to the guest once it settles, as
+  // `await` takes it: a native Promise by its state (not by a `then` put on it), anything else
+  // through its `then` on a later microtask, its first outcome only.
   function track(token, p, name) {
-    let q;
     try {
-      q = Promise.resolve(p);
-      // A Promise whose `then` was replaced is a thenable like any other: a new Promise resolved
-      // with it calls that `then` on a later microtask and keeps only its first outcome.
-      if (q.then !== promiseThen) q = new Promise((resolve) => resolve(p));
+      let q = Promise.resolve(p);
+      if (q.then !== promiseThen) q = promiseThen.call(q);
+      q.then(
+        (v) => settle(token, v, name),
+        (e) => failedOp(token, e, name),
+      );
     } catch (e) {
-      q = Promise.reject(e);
+      // A `constructor` or `then` getter of the Promise threw.
+      Promise.resolve().then(() => failedOp(token, e, name));
     }
-    q.then(
-      (v) => settle(token, v, name),
-      (e) => {
-        tell(onRejection, e, name);
-        settle(token, REJECTED, name);
-      },
-    );
+  }
+  function failedOp(token, e, name) {
+    tell(onRejection, e, name);
+    settle(token, REJECTED, name);
   }
 
   // An operation of an async import started: its token, for the guest.

@@ -210,15 +210,22 @@ test('thenables that call back twice, synchronously, or throw settle the operati
   });
 });
 
-test('a Promise whose then was replaced is taken as any thenable: later, once, and a throw is a rejection', limit, async () => {
+test('a Promise whose then or constructor was replaced is taken as await takes it: by its state', limit, async () => {
   await watched(async () => {
-    const patched = (then) => Object.assign(Promise.resolve(0), { then });
     const made = [
-      // Calls back at once, inside the import's call, and twice.
-      () => patched((ok) => (ok(5), ok(6))),
+      // A `then` that would call back at once, inside the import's call, and twice.
+      () => Object.assign(Promise.resolve(4), { then: (ok) => (ok(5), ok(6)) }),
       () =>
-        patched(() => {
-          throw new Error('then threw');
+        Object.assign(Promise.resolve(7), {
+          then: () => {
+            throw new Error('then threw');
+          },
+        }),
+      () =>
+        Object.defineProperty(Promise.resolve(8), 'constructor', {
+          get() {
+            throw new Error('constructor threw');
+          },
         }),
     ];
     let i = 0;
@@ -227,9 +234,10 @@ test('a Promise whose then was replaced is taken as any thenable: later, once, a
       asyncImports: { host: { value: () => made[i++]() } },
       onRejection: (e) => reported.push(e.message),
     });
-    assert.equal(await within1s(host.exports.value_plus_one(0)), 6);
+    assert.equal(await within1s(host.exports.value_plus_one(0)), 5);
+    assert.equal(await within1s(host.exports.value_plus_one(0)), 8);
     assert.equal(await within1s(host.exports.value_plus_one(0)), REJECTED + 1);
-    assert.deepEqual(reported, ['then threw']);
+    assert.deepEqual(reported, ['constructor threw']);
     assert.equal(host.dead, null);
   });
 });
@@ -254,8 +262,11 @@ test('an onRejection that throws still completes the operation, and nothing is l
 });
 
 /// `p`, or a rejection after a second: what hangs fails the test at once.
-const within1s = (p) =>
-  Promise.race([p, after(1_000).then(() => Promise.reject(new Error('still pending after 1 s')))]);
+function within1s(p) {
+  let timer;
+  const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('still pending after 1 s')), 1_000)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 test('bytes that cannot be read (a detached buffer) complete with REJECTED, reported, and nothing is left unhandled', limit, async () => {
   await watched(async () => {
@@ -345,6 +356,34 @@ test('an async import that calls back into the module during its call keeps the 
 });
 
 // ---- Traps ----
+
+test('a call that traps inside an import of another call: both reject, onTrap once, the instance is dead', limit, async () => {
+  await watched(async () => {
+    const traps = [];
+    let inner = null;
+    const host = await start({
+      asyncImports: (h) => ({
+        host: {
+          value: (x) => {
+            // Re-entrant, and it traps (a deadlock); the guest traps the outer call too once
+            // this import returns, as its executor was cut short mid-call.
+            if (x === 1) inner = h.exports.stuck(0);
+            return x;
+          },
+        },
+      }),
+      onTrap: (e) => traps.push(e),
+    });
+    const waiting = host.exports.sleep_ms(10_000);
+    await assert.rejects(host.exports.value_plus_one(1), WebAssembly.RuntimeError);
+    await assert.rejects(inner, WebAssembly.RuntimeError);
+    await assert.rejects(waiting, (e) => e === traps[0]);
+    assert.equal(traps.length, 1);
+    assert.equal(host.dead, traps[0]);
+    assert.equal(host.pending, 0);
+    assert.match(host.stderr(), /deadlock/);
+  });
+});
 
 test('a trap while calls wait and operations are in flight: each call rejects once, onTrap once, late settles do nothing', limit, async () => {
   await watched(async () => {
@@ -515,6 +554,26 @@ test('a drive that keeps answering 0 (a task that yields) does not hold up the e
   assert.equal(entries(), settled, 'the host stopped driving once drive said -1');
 });
 
+test('host.drive() from user code moves the one timer earlier, keeps an earlier one, and -1 clears it', limit, async () => {
+  const { host, g, entries } = await scriptedHost();
+  g.next.value = 200;
+  assert.equal(host.drive(), 200);
+  g.next.value = 5;
+  assert.equal(host.drive(), 5); // earlier: the timer moves
+  g.next.value = 1_000;
+  const before = entries();
+  assert.equal(host.drive(), 1_000); // later: the 5 ms timer stays, fires, and learns of 1 s
+  await after(30);
+  assert.equal(entries(), before + 2, 'the 5 ms timer fired once, and nothing else');
+  g.next.value = 20;
+  host.drive(); // the timer moves from 1 s to 20 ms
+  g.next.value = -1;
+  assert.equal(host.drive(), -1); // and goes
+  const cleared = entries();
+  await after(40);
+  assert.equal(entries(), cleared, 'a timer fired after drive said -1');
+});
+
 // ---- Modules the import-section reader must read right ----
 
 test('one import name with two types: each gets all of its arguments', limit, async () => {
@@ -599,6 +658,14 @@ test('instantiate takes a Response without the wasm MIME type, a Promise of byte
     instantiate(scripted, { asyncImports: { host: { op: 42 } } }),
     /host\.op.*function/,
   );
+  await assert.rejects(instantiate(scripted), /imports what was not given: host\.op$/);
+  const noProtocol = assemble({
+    types: [functype([I32, I32], []), functype([I32], [I32])],
+    imports: [['wasmexport', '[task-return]p', 0]],
+    funcs: [[1, get(0)]],
+    exports: [['p', 1]],
+  });
+  await assert.rejects(instantiate(noProtocol), /lacks wasmexport_drive, wasmexport_complete, wasmexport_buffer/);
 });
 
 test('an export named __proto__ is an export like any other', limit, async () => {
