@@ -304,6 +304,11 @@ export async function instantiate(source, options = {}) {
     calls.clear();
     for (const call of waiting) call.reject(e);
     early.clear();
+    // A call still on the stack may return a status after this (it made the call that trapped
+    // from an import, which went on, in a guest that does not notice): it waits for nothing,
+    // and nothing drives the dead module for it. Set here, not tested on each call.
+    calls.add = (id, call) => call.reject(deadError());
+    raw = { wasmexport_drive: throwDead, wasmexport_complete: throwDead, wasmexport_buffer: throwDead };
     tell(onTrap, e);
   }
   // Calls a callback of the caller's: what it throws is dropped, as it has nobody to go to (a

@@ -94,8 +94,8 @@ const count = [...gget(4), ...i32(1), 0x6a, ...gset(4)]; // entries++: every exp
 const TRAP = -2;
 const trapOnNext = [...gget(0), ...i32(TRAP), 0x46, 0x04, 0x40, 0x00, 0x0b]; // if next == TRAP: unreachable
 
-/// The scripted guest: pending exports `p(status, v) -> status` (calls `[task-return]p(status >>>
-/// 4, v)` first when the status says EXIT) and `q(status) -> status` (no result), `deliver(id,
+/// The scripted guest: pending exports `p(status, v) -> status` (calls the plain import
+/// `host.sync`, then `[task-return]p(status >>> 4, v)` when the status says EXIT) and `q(status) -> status` (no result), `deliver(id,
 /// v)` and `deliver_q(id)` (later results), `start_op(x)` (calls the async import `host.op`),
 /// `trap()`, and the protocol, whose answers are the exported globals `next` (what drive and
 /// complete return; they trap when it is TRAP), `buf` (what wasmexport_buffer returns); `token`, `value`, `len` record
@@ -106,31 +106,32 @@ const scripted = assemble({
     ['wasmexport', '[task-return]p', 0],
     ['wasmexport', '[task-return]q', 1],
     ['host', 'op', 2],
+    ['host', 'sync', 5],
   ],
   globals: [-1, 0, 0, 0, 0, 0], // next, buf, token, value, entries, len
   funcs: [
-    // 3: p(status, v)
-    [3, [...count, ...get(0), ...i32(3), 0x71, 0x45, 0x04, 0x40, ...get(0), ...i32(4), 0x76, ...get(1), ...callf(0), 0x0b, ...get(0)]],
-    // 4: q(status)
+    // 4: p(status, v), which calls host.sync first
+    [3, [...count, ...callf(3), ...get(0), ...i32(3), 0x71, 0x45, 0x04, 0x40, ...get(0), ...i32(4), 0x76, ...get(1), ...callf(0), 0x0b, ...get(0)]],
+    // 5: q(status)
     [2, [...count, ...get(0), ...i32(3), 0x71, 0x45, 0x04, 0x40, ...get(0), ...i32(4), 0x76, ...callf(1), 0x0b, ...get(0)]],
-    // 5: deliver(id, v)
+    // 6: deliver(id, v)
     [0, [...count, ...get(0), ...get(1), ...callf(0)]],
-    // 6: deliver_q(id)
+    // 7: deliver_q(id)
     [1, [...count, ...get(0), ...callf(1)]],
-    // 7: start_op(x) -> token
+    // 8: start_op(x) -> token
     [2, [...count, ...get(0), ...callf(2)]],
-    // 8: trap()
+    // 9: trap()
     [5, [...count, 0x00]],
-    // 9: wasmexport_drive() -> next (traps when next is TRAP)
+    // 10: wasmexport_drive() -> next (traps when next is TRAP)
     [4, [...count, ...trapOnNext, ...gget(0)]],
-    // 10: wasmexport_complete(token, value) -> next (traps when next is TRAP)
+    // 11: wasmexport_complete(token, value) -> next (traps when next is TRAP)
     [3, [...count, ...get(0), ...gset(2), ...get(1), ...gset(3), ...trapOnNext, ...gget(0)]],
-    // 11: wasmexport_buffer(token, len) -> buf
+    // 12: wasmexport_buffer(token, len) -> buf
     [3, [...count, ...get(1), ...gset(5), ...gget(1)]],
   ],
   exports: [
-    ['p', 3], ['q', 4], ['deliver', 5], ['deliver_q', 6], ['start_op', 7], ['trap', 8],
-    ['wasmexport_drive', 9], ['wasmexport_complete', 10], ['wasmexport_buffer', 11],
+    ['p', 4], ['q', 5], ['deliver', 6], ['deliver_q', 7], ['start_op', 8], ['trap', 9],
+    ['wasmexport_drive', 10], ['wasmexport_complete', 11], ['wasmexport_buffer', 12],
     ['next', 3, 0], ['buf', 3, 1], ['token', 3, 2], ['value', 3, 3], ['entries', 3, 4], ['len', 3, 5],
   ],
 });
@@ -139,9 +140,14 @@ const WAIT = 2;
 const TIMER = 8;
 const status = (id, code, timer = 0) => ((id << 4) | code | timer) | 0;
 
-/// The scripted guest under the library; `op` is its async import `host.op`.
+/// The scripted guest under the library; `op` is its async import `host.op`, `sync(host)` its
+/// plain import `host.sync`.
 async function scriptedHost(options = {}) {
-  const host = await instantiate(scripted, { asyncImports: { host: { op: options.op ?? (() => 0) } }, ...options });
+  const host = await instantiate(scripted, {
+    asyncImports: { host: { op: options.op ?? (() => 0) } },
+    imports: (h) => ({ host: { sync: () => options.sync?.(h) } }),
+    ...options,
+  });
   const g = host.exports;
   return { host, g, entries: () => g.entries.value };
 }
@@ -532,6 +538,27 @@ test('a trap: no call enters the module after it, from the timer, a late complet
   });
 });
 
+test('a guest that goes on after a call it made from an import trapped: its status is not taken, nothing enters after', limit, async () => {
+  await watched(async () => {
+    // A guest whose runtime does not notice (the wasmexport runtime traps the outer call too).
+    let reenter = false;
+    const { g, entries } = await scriptedHost({
+      sync: (h) => {
+        if (!reenter) return;
+        reenter = false;
+        assert.throws(() => h.exports.trap(), WebAssembly.RuntimeError);
+      },
+    });
+    g.next.value = 5;
+    reenter = true;
+    const waiting = g.p(status(1, WAIT, TIMER), 0);
+    const at = entries();
+    await assert.rejects(within1s(waiting), /trapped earlier/);
+    await after(20);
+    assert.equal(entries(), at, 'the module was entered after the trap');
+  });
+});
+
 test('a drive that keeps answering 0 (a task that yields) does not hold up the event loop', limit, async () => {
   const { host, g, entries } = await scriptedHost();
   g.next.value = 0;
@@ -658,7 +685,7 @@ test('instantiate takes a Response without the wasm MIME type, a Promise of byte
     instantiate(scripted, { asyncImports: { host: { op: 42 } } }),
     /host\.op.*function/,
   );
-  await assert.rejects(instantiate(scripted), /imports what was not given: host\.op$/);
+  await assert.rejects(instantiate(scripted), /imports what was not given: host\.op, host\.sync$/);
   const noProtocol = assemble({
     types: [functype([I32, I32], []), functype([I32], [I32])],
     imports: [['wasmexport', '[task-return]p', 0]],
