@@ -79,9 +79,9 @@ async function compile(source) {
   if (source instanceof WebAssembly.Module) return { module: source, bytes: null };
   if (typeof Response === 'function' && source instanceof Response) {
     if (!source.ok) throw new Error(`wasmexport-host: the module's Response is HTTP ${source.status}${source.url ? ` (${source.url})` : ''}`);
-    // Streaming compilation takes only the wasm MIME type; a server that labels the module
-    // otherwise still serves its bytes.
-    const type = source.headers.get('content-type')?.split(';')[0].trim().toLowerCase();
+    // Streaming compilation takes exactly `application/wasm` (engines reject parameters and
+    // other cases); a module served under another label is read whole.
+    const type = source.headers.get('content-type')?.trim();
     if (WebAssembly.compileStreaming && type === 'application/wasm') {
       return { module: await WebAssembly.compileStreaming(source), bytes: null };
     }

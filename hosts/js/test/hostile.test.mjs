@@ -675,8 +675,10 @@ test('instantiate takes a Response without the wasm MIME type, a Promise of byte
   if (typeof Response === 'function') {
     const h = await instantiate(new Response(plain));
     assert.equal(h.exports.add(1, 2), 3);
-    const typed = await instantiate(new Response(plain, { headers: { 'content-type': 'application/wasm' } }));
-    assert.equal(typed.exports.add(1, 2), 3);
+    for (const type of ['application/wasm', 'Application/WASM', 'application/wasm; charset=binary', 'text/html']) {
+      const typed = await instantiate(new Response(plain, { headers: { 'content-type': type } }));
+      assert.equal(typed.exports.add(1, 2), 3, type);
+    }
     await assert.rejects(instantiate(new Response('gone', { status: 404 })), /404/);
   }
   assert.equal((await instantiate(Promise.resolve(plain))).exports.add(2, 2), 4);
