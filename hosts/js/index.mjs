@@ -14,6 +14,7 @@ export const REJECTED = -1;
 const TASK_RETURN = '[task-return]';
 const PROTOCOL = ['wasmexport_drive', 'wasmexport_complete', 'wasmexport_buffer'];
 const encoder = new TextEncoder();
+/** The native `then`, to tell Promises whose `then` was replaced (or that are another kind). */
 const promiseThen = Promise.prototype.then;
 const decoder = new TextDecoder();
 
@@ -460,13 +461,13 @@ export async function instantiate(source, options = {}) {
     }
   }
 
-  // Hands the outcome of an operation's Promise (or value) to the guest once it settles, as
-  // `await` takes it: a native Promise by its state (not by a `then` put on it), anything else
-  // through its `then` on a later microtask, its first outcome only.
+  // Hands the outcome of an operation's Promise (or value) to the guest once it settles. A
+  // Promise's `then` runs on this microtask; one put on a Promise object (and any thenable's)
+  // runs on a later one, and only its first outcome counts.
   function track(token, p, name) {
     try {
       let q = Promise.resolve(p);
-      if (q.then !== promiseThen) q = promiseThen.call(q);
+      if (q.then !== promiseThen) q = new Promise((resolve) => resolve(q));
       q.then(
         (v) => settle(token, v, name),
         (e) => failedOp(token, e, name),
