@@ -233,6 +233,13 @@ test('a Promise whose then or constructor was replaced is a thenable like any ot
             throw new Error('constructor threw');
           },
         }),
+      // A Promise of another kind, with a `then` of its own.
+      () =>
+        new (class extends Promise {
+          then(ok, fail) {
+            return super.then((v) => ok(v * 2), fail);
+          }
+        })((resolve) => resolve(9)),
     ];
     let i = 0;
     const reported = [];
@@ -243,6 +250,7 @@ test('a Promise whose then or constructor was replaced is a thenable like any ot
     assert.equal(await within1s(host.exports.value_plus_one(0)), 6);
     assert.equal(await within1s(host.exports.value_plus_one(0)), REJECTED + 1);
     assert.equal(await within1s(host.exports.value_plus_one(0)), REJECTED + 1);
+    assert.equal(await within1s(host.exports.value_plus_one(0)), 19);
     assert.deepEqual(reported, ['then threw', 'constructor threw']);
     assert.equal(host.dead, null);
   });
