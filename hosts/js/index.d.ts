@@ -58,6 +58,7 @@ export interface Options {
 export interface Host {
   readonly module: WebAssembly.Module;
   readonly instance: WebAssembly.Instance;
+  /** The module's exported `memory`, or else the memory it imports, or null. */
   readonly memory: WebAssembly.Memory | null;
   /**
    * The module's exports except the protocol's (`wasmexport_drive`, `wasmexport_complete`,

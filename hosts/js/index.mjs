@@ -517,7 +517,9 @@ export async function instantiate(source, options = {}) {
   }
   const pendingNames = new Set();
   const missing = [];
+  let importedMemory = null; // the memory of a module that imports its memory
   for (const { module: m, name, kind } of WebAssembly.Module.imports(module)) {
+    if (kind === 'memory' && importObject[m]?.[name] instanceof WebAssembly.Memory) importedMemory = importObject[m][name];
     if (m === 'wasmexport' && name.startsWith(TASK_RETURN) && kind === 'function') {
       pendingNames.add(name.slice(TASK_RETURN.length));
       importObject[m] ??= {};
@@ -540,7 +542,7 @@ export async function instantiate(source, options = {}) {
   const instance = await WebAssembly.instantiate(module, importObject);
   raw = instance.exports;
   host.instance = instance;
-  host.memory = raw.memory ?? null;
+  host.memory = raw.memory ?? importedMemory;
   for (const [name, value] of Object.entries(raw)) {
     if (PROTOCOL.includes(name)) continue;
     const t = types?.exports.get(name);

@@ -100,7 +100,7 @@ const trapOnNext = [...gget(0), ...i32(TRAP), 0x46, 0x04, 0x40, 0x00, 0x0b]; // 
 /// `trap()`, and the protocol, whose answers are the exported globals `next` (what drive and
 /// complete return; they trap when it is TRAP), `buf` (what wasmexport_buffer returns); `token`, `value`, `len` record
 /// the last completion and buffer request, `entries` counts the calls into the module.
-const scripted = assemble({
+const scriptedParts = {
   types: [functype([I32, I32], []), functype([I32], []), functype([I32], [I32]), functype([I32, I32], [I32]), functype([], [I32]), functype([], [])],
   imports: [
     ['wasmexport', '[task-return]p', 0],
@@ -134,7 +134,8 @@ const scripted = assemble({
     ['wasmexport_drive', 10], ['wasmexport_complete', 11], ['wasmexport_buffer', 12],
     ['next', 3, 0], ['buf', 3, 1], ['token', 3, 2], ['value', 3, 3], ['entries', 3, 4], ['len', 3, 5],
   ],
-});
+};
+const scripted = assemble(scriptedParts);
 
 const WAIT = 2;
 const TIMER = 8;
@@ -523,6 +524,28 @@ test('a buffer the guest cannot give (address 0) is not written: the operation c
     g.start_op(0);
     await after(1);
     assert.deepEqual([...memory.subarray(64, 68)], [9, 9, 9, 9]);
+    assert.equal(host.dead, null);
+  });
+});
+
+test('a module that imports its memory: bytes reach it, and host.memory is that memory', limit, async () => {
+  await watched(async () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const bytes = assemble({
+      ...scriptedParts,
+      memory: false,
+      imports: [...scriptedParts.imports, ['env', 'memory', [2, 0, 1]]],
+    });
+    const host = await instantiate(bytes, {
+      imports: { env: { memory }, host: { sync: () => {} } },
+      asyncImports: { host: { op: () => 'abc' } },
+    });
+    assert.equal(host.memory, memory);
+    host.exports.buf.value = 16;
+    host.exports.start_op(0);
+    await after(1);
+    assert.equal(host.string(16, 3), 'abc');
+    assert.equal(host.exports.value.value, 3);
     assert.equal(host.dead, null);
   });
 });
