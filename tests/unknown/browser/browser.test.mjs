@@ -16,11 +16,12 @@ const wasm =
   path.join(root, 'target/unknown/wasm32-unknown-unknown/release/unknown_guest.wasm');
 const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-// The only files the server hands out: the page, its two modules and the guest.
+// The only files the server hands out: the page, its modules and the guest.
 const files = {
   '/index.html': ['tests/unknown/browser/index.html', 'text/html'],
   '/tests/unknown/host.mjs': ['tests/unknown/host.mjs', 'text/javascript'],
   '/hosts/js/index.mjs': ['hosts/js/index.mjs', 'text/javascript'],
+  '/hosts/js/module.mjs': ['hosts/js/module.mjs', 'text/javascript'],
   '/guest.wasm': [wasm, 'application/wasm'],
 };
 
