@@ -1,8 +1,9 @@
 //! [`Builder`]: what an instance is given before it starts (async host functions, other
 //! imports, WASI, the store's configuration), and the start itself.
 
-use crate::driver::{ConfigureStore, Driver, Ops, StoreData};
+use crate::driver::{ConfigureStore, Driver};
 use crate::error::StartPanicked;
+use crate::store::{Ops, StoreData};
 use crate::values::{self, Completion, ImportCall};
 use crate::{Error, ErrorKind, Host, closed};
 use crate::{stderr, timer};

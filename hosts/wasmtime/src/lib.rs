@@ -54,12 +54,13 @@ mod builder;
 mod driver;
 mod error;
 mod stderr;
+mod store;
 mod timer;
 mod values;
 
 pub use builder::Builder;
-pub use driver::StoreData;
 pub use error::{Error, ErrorKind};
+pub use store::StoreData;
 pub use values::{Completion, ImportCall, TaskResult};
 
 use driver::{Driver, Invoked, Msg};
