@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Imports, Op, patiently, start, task_count};
+use common::{Imports, Op, patiently, staggered, start, task_count};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,16 +15,7 @@ use wasmexport_host::Completion;
 async fn a_thousand_calls_from_separate_tasks_each_get_their_own_result() {
     patiently("a_thousand_calls_from_separate_tasks_each_get_their_own_result", async move {
         // `number(x)` completes with x * 10 after 0 to 9 ms, so the calls finish out of order.
-        let imports = Imports {
-            number: Arc::new(|x| -> Op {
-                Box::pin(async move {
-                    tokio::time::sleep(Duration::from_millis((x % 10) as u64)).await;
-                    Completion::Value(x * 10)
-                })
-            }),
-            ..Imports::default()
-        };
-        let host = start(imports).await;
+        let host = start(staggered(10)).await;
         let mut calls = JoinSet::new();
         for i in 0..1000 {
             let host = host.clone();

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Imports, Op, patiently, start, task_count};
+use common::{Imports, Op, gated, patiently, staggered, start, task_count, ticker};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -66,16 +66,7 @@ fn alive_tasks() -> usize {
 async fn dropped_calls_leave_nothing_behind_and_kept_calls_get_their_own_results() {
     patiently("dropped_calls_leave_nothing_behind", async move {
         // `number(x)` completes with x * 10 after 0 to 2 ms.
-        let imports = Imports {
-            number: Arc::new(|x| -> Op {
-                Box::pin(async move {
-                    tokio::time::sleep(Duration::from_millis((x % 3) as u64)).await;
-                    Completion::Value(x * 10)
-                })
-            }),
-            ..Imports::default()
-        };
-        let host = start(imports).await;
+        let host = start(staggered(3)).await;
         let mut lanes = JoinSet::new();
         for lane in 0..4 {
             let host = host.clone();
@@ -146,16 +137,7 @@ async fn a_task_that_keeps_yielding_leaves_the_runtime_and_other_calls_running()
     patiently("a_task_that_keeps_yielding_leaves_the_runtime_running", async move {
         let baseline = alive_tasks();
         let host = start(Imports::default()).await;
-        let ticks = Arc::new(AtomicU32::new(0));
-        let ticker = tokio::spawn({
-            let ticks = ticks.clone();
-            async move {
-                loop {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                    ticks.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        });
+        let (ticks, ticker) = ticker(Duration::from_millis(2));
         // Yields for ever: the module asks to be driven again at once, every time.
         let spinning = tokio::spawn({
             let host = host.clone();
@@ -243,23 +225,12 @@ async fn a_start_that_fails_aborts_the_operations_it_started() {
 /// Imports whose `number(x)` panics while it starts (before it returns its future) for
 /// `x == 7`, completes at once for other `x < 100`, and waits at the returned gate otherwise.
 fn panicking_at_start() -> (Imports, Arc<Semaphore>) {
-    let gate = Arc::new(Semaphore::new(0));
-    let imports = Imports {
-        number: Arc::new({
-            let gate = gate.clone();
-            move |x| -> Op {
-                assert_ne!(x, 7, "the host has no number 7");
-                let gate = gate.clone();
-                Box::pin(async move {
-                    if x >= 100 {
-                        let _pass = gate.acquire().await;
-                    }
-                    Completion::Value(x * 10)
-                })
-            }
-        }),
-        ..Imports::default()
-    };
+    let (mut imports, gate) = gated();
+    let number = imports.number;
+    imports.number = Arc::new(move |x| -> Op {
+        assert_ne!(x, 7, "the host has no number 7");
+        number(x)
+    });
     (imports, gate)
 }
 
@@ -395,16 +366,7 @@ async fn results_delivered_before_the_wait_or_at_the_drive_it_asks_for_resolve()
 async fn a_trap_among_hundreds_of_calls_in_flight_resolves_every_one() {
     patiently("a_trap_among_hundreds_of_calls_in_flight_resolves_every_one", async move {
         // `number(x)` completes after 0 to 4 ms.
-        let imports = Imports {
-            number: Arc::new(|x| -> Op {
-                Box::pin(async move {
-                    tokio::time::sleep(Duration::from_millis((x % 5) as u64)).await;
-                    Completion::Value(x * 10)
-                })
-            }),
-            ..Imports::default()
-        };
-        let host = start(imports).await;
+        let host = start(staggered(5)).await;
         let mut calls = JoinSet::new();
         for i in 0..400 {
             let host = host.clone();

@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::{Imports, patiently, start, task_count};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use common::{Imports, patiently, start, task_count, ticker};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::{Instant, timeout};
 
@@ -17,16 +16,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 async fn a_guest_sleep_resolves_on_tokio_while_the_runtime_runs_other_tasks() {
     patiently("a_guest_sleep_resolves_on_tokio_while_the_runtime_runs_other_tasks", async move {
         let host = start(Imports::default()).await;
-        let ticks = Arc::new(AtomicU32::new(0));
-        let ticker = tokio::spawn({
-            let ticks = ticks.clone();
-            async move {
-                loop {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    ticks.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        });
+        let (ticks, ticker) = ticker(Duration::from_millis(10));
         let begin = Instant::now();
         let sleep = tokio::spawn({
             let host = host.clone();

@@ -5,34 +5,11 @@
 
 mod common;
 
-use common::{Imports, Op, patiently, start};
+use common::{Imports, Op, gated, patiently, start};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use wasmexport_host::{Completion, ErrorKind, Host};
-
-/// Imports whose `number(x)` completes at once for `x < 100` and never before the returned
-/// gate opens otherwise.
-fn gated() -> (Imports, Arc<Semaphore>) {
-    let gate = Arc::new(Semaphore::new(0));
-    let imports = Imports {
-        number: Arc::new({
-            let gate = gate.clone();
-            move |x| -> Op {
-                let gate = gate.clone();
-                Box::pin(async move {
-                    if x >= 100 {
-                        let _pass = gate.acquire().await;
-                    }
-                    Completion::Value(x * 10)
-                })
-            }
-        }),
-        ..Imports::default()
-    };
-    (imports, gate)
-}
+use wasmexport_host::{ErrorKind, Host};
 
 /// Starts `n` calls of `add_later` that wait at the gate.
 async fn waiting_calls(host: &Host, n: i32) -> JoinSet<Result<i32, wasmexport_host::Error>> {

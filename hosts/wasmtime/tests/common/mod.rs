@@ -8,7 +8,11 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 use wasmexport_host::{Builder, Completion, Host};
 use wasmtime::{Engine, Module};
 
@@ -65,6 +69,57 @@ impl Default for Imports {
             }),
         }
     }
+}
+
+/// Imports whose `number(x)` completes with `x * 10` after `x % spread` milliseconds, so that
+/// calls finish out of order.
+pub fn staggered(spread: i32) -> Imports {
+    Imports {
+        number: Arc::new(move |x| -> Op {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis((x % spread) as u64)).await;
+                Completion::Value(x * 10)
+            })
+        }),
+        ..Imports::default()
+    }
+}
+
+/// Imports whose `number(x)` completes with `x * 10` at once for `x < 100` and never before the
+/// returned gate opens otherwise.
+pub fn gated() -> (Imports, Arc<Semaphore>) {
+    let gate = Arc::new(Semaphore::new(0));
+    let imports = Imports {
+        number: Arc::new({
+            let gate = gate.clone();
+            move |x| -> Op {
+                let gate = gate.clone();
+                Box::pin(async move {
+                    if x >= 100 {
+                        let _pass = gate.acquire().await;
+                    }
+                    Completion::Value(x * 10)
+                })
+            }
+        }),
+        ..Imports::default()
+    };
+    (imports, gate)
+}
+
+/// A tokio task that counts a tick every `period`, for as long as the runtime lets it run.
+pub fn ticker(period: Duration) -> (Arc<AtomicU32>, JoinHandle<()>) {
+    let ticks = Arc::new(AtomicU32::new(0));
+    let task = tokio::spawn({
+        let ticks = ticks.clone();
+        async move {
+            loop {
+                tokio::time::sleep(period).await;
+                ticks.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    (ticks, task)
 }
 
 /// A builder for the guest with `imports`, its stderr kept off the test's output.
