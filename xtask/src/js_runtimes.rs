@@ -4,10 +4,10 @@
 //! scripts off, and run the same `node:test` files as Node (`bun test`, `deno test`) on the
 //! guest that `cargo xtask test` builds into target/hosts-js. Each run is bounded in time.
 
-use super::{Result, install, root};
+use super::{Result, install, root, run_in_group};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BUN: &str = "1.4.4";
 const DENO: &str = "2.9.6";
@@ -35,7 +35,11 @@ pub fn test() -> Result {
         .args(["test", "--timeout", "60000", "./test/"])
         .env("TMPDIR", &tmp)
         .env("HOSTJS_GUEST_WASM", &guest);
-    bounded(&format!("bun test hosts/js/test (the JavaScript host library under Bun {BUN})"), cmd)?;
+    run_in_group(
+        &format!("bun test hosts/js/test (the JavaScript host library under Bun {BUN})"),
+        &mut cmd,
+        Some(LIMIT),
+    )?;
 
     // Only what the tests need: reading the library, its tests and the guest; the scratch
     // directory; the environment (child_process copies it); a loopback server; Deno itself,
@@ -58,9 +62,10 @@ pub fn test() -> Result {
         // (or LD_PRELOAD) only under a blanket --allow-run.
         .env_remove("LD_LIBRARY_PATH")
         .env_remove("LD_PRELOAD");
-    bounded(
+    run_in_group(
         &format!("deno test hosts/js/test (the JavaScript host library under Deno {DENO})"),
-        cmd,
+        &mut cmd,
+        Some(LIMIT),
     )
 }
 
@@ -104,38 +109,6 @@ fn binary(dir: &Path, scope: &str, file: &str, version: &str) -> Option<PathBuf>
             o.status.success() && out.split_whitespace().any(|w| w == version)
         })
     })
-}
-
-/// Runs `cmd` in a process group of its own, killed whole after LIMIT or once `cmd` exits
-/// (the tests' child processes with it).
-fn bounded(what: &str, mut cmd: Command) -> Result {
-    use std::os::unix::process::CommandExt;
-    let start = Instant::now();
-    eprintln!("xtask: {what} (at most {}s)", LIMIT.as_secs());
-    let mut child =
-        cmd.process_group(0).spawn().map_err(|e| format!("{what}: cannot start: {e}"))?;
-    let kill_group = |id: u32| {
-        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{id}")]).output();
-    };
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Ok(status),
-            Ok(None) if start.elapsed() < LIMIT => std::thread::sleep(Duration::from_millis(50)),
-            Ok(None) => {
-                kill_group(child.id());
-                let _ = child.wait();
-                break Err(format!("{what}: killed after {}s", LIMIT.as_secs()));
-            }
-            Err(e) => break Err(format!("{what}: {e}")),
-        }
-    };
-    kill_group(child.id());
-    let status = status?;
-    if !status.success() {
-        return Err(format!("{what}: failed ({status})"));
-    }
-    eprintln!("xtask: {what}: ok in {:.1}s", start.elapsed().as_secs_f64());
-    Ok(())
 }
 
 /// This step alone, on the guest `cargo xtask test` built:

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 mod envoy;
 mod js_runtimes;
@@ -110,6 +110,45 @@ fn run(what: &str, cmd: &mut Command) -> Result {
     let start = Instant::now();
     eprintln!("xtask: {what}");
     let status = cmd.status().map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if !status.success() {
+        return Err(format!("{what}: failed ({status})"));
+    }
+    eprintln!("xtask: {what}: ok in {:.1}s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Runs `cmd` in a process group of its own, and kills whatever is left in the group (the
+/// servers and children it started) once it has exited; with a `limit`, a run still going then
+/// is killed whole and fails, rather than holding CI until its own limit.
+fn run_in_group(what: &str, cmd: &mut Command, limit: Option<Duration>) -> Result {
+    use std::os::unix::process::CommandExt;
+    let start = Instant::now();
+    match limit {
+        Some(limit) => eprintln!("xtask: {what} (at most {}s)", limit.as_secs()),
+        None => eprintln!("xtask: {what}"),
+    }
+    let mut child =
+        cmd.process_group(0).spawn().map_err(|e| format!("{what}: cannot start: {e}"))?;
+    // The group's id is the child's pid.
+    let kill_group = |id: u32| {
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{id}")]).output();
+    };
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if limit.is_none_or(|limit| start.elapsed() < limit) => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Ok(None) => {
+                kill_group(child.id());
+                let _ = child.wait();
+                break Err(format!("{what}: killed after {}s", start.elapsed().as_secs()));
+            }
+            Err(e) => break Err(format!("{what}: {e}")),
+        }
+    };
+    kill_group(child.id());
+    let status = status?;
     if !status.success() {
         return Err(format!("{what}: failed ({status})"));
     }
