@@ -200,8 +200,8 @@ impl Completion {
         // update, which finds the token as the clone's user code may have left it.
         // At the first poll no waker of this future can be there: straight to the clone.
         let token = self.token;
-        let first = !self.polled;
-        let looked = if std::mem::replace(&mut self.polled, true) {
+        let first = !std::mem::replace(&mut self.polled, true);
+        let looked = if !first {
             with_pending(|p| match p.slots.get_mut(token).map(|s| &s.state) {
                 Some(State::Done(_)) => Some(take_done(p, token)),
                 Some(State::Waiting(Some(w))) if w.will_wake(cx.waker()) => None,
